@@ -1,0 +1,35 @@
+// Reads the per-environment config and its signal catalog from disk (synth, CLI) and validates both.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { ConfigError, parseAgentConfig, parseSignalCatalog } from '../core/config/load';
+import type { AgentConfig, SignalCatalog } from '../core/config/schema';
+
+export interface LoadedConfig {
+  readonly config: AgentConfig;
+  readonly catalog: SignalCatalog;
+  /** Files read, for messages and for synth to track. */
+  readonly files: { readonly config: string; readonly catalog: string };
+}
+
+export const DEFAULT_CONFIG_DIR = resolve(__dirname, '..', '..', 'config');
+
+function readText(file: string): string {
+  if (!existsSync(file)) throw new ConfigError(file, ['file not found']);
+  return readFileSync(file, 'utf8');
+}
+
+/** Loads `config/<env>.yaml` and the signal catalog it names; throws ConfigError naming file and field. */
+export function loadConfigFile(configFile: string): LoadedConfig {
+  const config = parseAgentConfig(readText(configFile), configFile);
+  const catalogFile = join(dirname(configFile), config.signalCatalog);
+  const catalog = parseSignalCatalog(readText(catalogFile), catalogFile, config.topology);
+  return { config, catalog, files: { config: configFile, catalog: catalogFile } };
+}
+
+export function loadEnvironmentConfig(environment: string, configDir = DEFAULT_CONFIG_DIR): LoadedConfig {
+  if (!/^[a-z0-9-]+$/.test(environment)) {
+    throw new ConfigError(join(configDir, `${environment}.yaml`), [`environment name "${environment}" is not valid`]);
+  }
+  return loadConfigFile(join(configDir, `${environment}.yaml`));
+}

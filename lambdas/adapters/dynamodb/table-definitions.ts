@@ -1,0 +1,21 @@
+// Key schemas of the agent's DynamoDB tables: CDK creates them on AWS, the local runtime in dynalite.
+
+export interface TableDefinition {
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  readonly indexes?: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey?: string }[];
+  /** Attribute holding an epoch-seconds expiry, when items age out. */
+  readonly timeToLive?: string;
+}
+
+export const TABLES = {
+  /** One item per incident; the sparse `openFlag` index lists the open ones cheaply. */
+  incidents: {
+    partitionKey: 'id',
+    indexes: [{ name: 'open-incidents', partitionKey: 'openFlag', sortKey: 'openedAt' }],
+  },
+  /** Baseline chunks per published version, plus a `current` pointer item. */
+  baselines: { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' },
+  /** One pointer per scorer shard: the last committed tick and where its state lies. */
+  scorerState: { partitionKey: 'shard' },
+} as const satisfies Record<string, TableDefinition>;

@@ -1,0 +1,50 @@
+// The `sre-agent` command line: replay a scenario, or watch a live Prometheus, with the embedded local runtime.
+
+import { Command, InvalidArgumentError } from 'commander';
+import { ScenarioFormatError } from '../adapters/scenario/openmetrics';
+import { ConfigError } from '../core/config/load';
+import { replayCommand } from './replay-command';
+import { watchCommand } from './watch-command';
+
+const program = new Command();
+program
+  .name('sre-agent')
+  .description('SRE agent for 24x7 crypto exchanges: detect, diagnose, decide by risk tier, remediate safely.')
+  .showHelpAfterError();
+
+program
+  .command('replay')
+  .description('replay an incident scenario tick by tick through the real pipeline, with no AWS account')
+  .argument('<scenario-dir>', 'directory in the scenario format (scenario.yaml, metrics.om, ...)')
+  .option('--json', 'print the replay report as JSON instead of a timeline')
+  .option('--config <file>', 'agent config whose detection settings and signal catalog to use')
+  .action(async (dir: string, options: { json?: boolean; config?: string }) => {
+    await replayCommand(dir, options);
+  });
+
+const positiveInt = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+program
+  .command('watch')
+  .description('run the live detection loop every 60 s against a Prometheus-compatible API')
+  .requiredOption('--prometheus <url>', 'base URL of the Prometheus HTTP API, e.g. http://localhost:9090')
+  .option('--config <file>', 'agent config (topology, detection settings, signal catalog)', 'config/dev.yaml')
+  .option('--ticks <n>', 'stop after this many ticks', positiveInt)
+  .option('--interval <seconds>', 'seconds between ticks', positiveInt, 60)
+  .action(async (options: { prometheus: string; config: string; ticks?: number; interval: number }) => {
+    await watchCommand(options);
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof ScenarioFormatError) {
+    console.error(`sre-agent: ${error.message}`);
+  } else {
+    console.error('sre-agent: unexpected failure');
+    console.error(error);
+  }
+  process.exitCode = 1;
+});

@@ -1,0 +1,38 @@
+// `sre-agent replay`: a progress bar and a readable timeline on a terminal, or the JSON report with --json.
+
+import { SingleBar } from 'cli-progress';
+import { loadConfigFile } from '../adapters/config-files';
+import { replayScenario } from '../local/replay';
+import { formatTimeline } from './replay-report';
+
+export async function replayCommand(dir: string, options: { json?: boolean; config?: string }): Promise<void> {
+  const loaded = options.config ? loadConfigFile(options.config) : undefined;
+  const interactive = !options.json && process.stderr.isTTY;
+  const bar = interactive
+    ? new SingleBar({
+        format: 'replaying {bar} {percentage}% | tick {value}/{total} | {clock}',
+        hideCursor: true,
+        stream: process.stderr,
+      })
+    : undefined;
+  const report = await replayScenario(dir, {
+    catalog: loaded?.catalog,
+    detection: loaded?.config.detection,
+    onStart: (total) => bar?.start(total, 0, { clock: '' }),
+    onTick: (done, time) => bar?.update(done, { clock: new Date(time * 1000).toISOString().slice(0, 16) }),
+    onEvent: (event) => {
+      if (options.json) return;
+      const line = `${new Date(event.time * 1000).toISOString().slice(0, 16).replace('T', ' ')}  ${event.text}`;
+      if (bar) {
+        // Print above the bar without tearing it.
+        process.stderr.write('\r\x1b[K');
+        process.stdout.write(`${line}\n`);
+      } else {
+        process.stdout.write(`${line}\n`);
+      }
+    },
+  });
+  bar?.stop();
+  if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(`\n${formatTimeline(report)}\n`);
+}

@@ -1,0 +1,124 @@
+// The replay report (the JSON `replay --json` prints) and its readable timeline.
+
+import type { Incident } from '../core/cognition/incident';
+import { type Candidate, rankByTopology } from '../core/cognition/rank';
+import type { ServiceGraph } from '../core/topology';
+
+export interface ReportIncident {
+  readonly id: string;
+  readonly openedAt: string;
+  readonly kind: 'anomaly' | 'forecast';
+  readonly services: string[];
+  readonly rootCause: { readonly service: string; readonly kind: string; readonly confidence: number } | null;
+  readonly candidates: {
+    readonly service: string;
+    readonly kind: string;
+    readonly score: number;
+    readonly evidence: string[];
+  }[];
+  /** Filled by the incident workflow; null until it has assessed the incident. */
+  readonly risk: { readonly score: number; readonly tier: string } | null;
+  readonly plan: { readonly action: string; readonly target: string }[];
+  readonly executed: {
+    readonly action: string;
+    readonly target: string;
+    readonly dryRun: boolean;
+    readonly result: string;
+  }[];
+  readonly predictedBreachAt: string | null;
+  readonly status: string;
+  readonly resolvedAt: string | null;
+  readonly signals: {
+    readonly series: string;
+    readonly firstAnomalousAt: string;
+    readonly peakZ: number | null;
+    readonly valueAtPeak: number | null;
+    readonly expectedAtPeak: number | null;
+    readonly hardLimitBreached: boolean;
+  }[];
+}
+
+export interface ReplayReport {
+  readonly scenario: string;
+  readonly ticks: number;
+  readonly evaluatedFrom: string;
+  readonly evaluatedUntil: string;
+  readonly incidents: ReportIncident[];
+  readonly alerts: { readonly raw: number; readonly notified: number };
+  readonly failedTicks: number;
+  readonly collectionErrors: number;
+  readonly baselines: { readonly learned: number; readonly skipped: number; readonly relearned: number };
+}
+
+const finite = (x: number): number | null => (Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
+
+export function reportIncident(incident: Incident, graph: ServiceGraph): ReportIncident {
+  const candidates: Candidate[] = rankByTopology(incident, graph);
+  const top = candidates[0];
+  return {
+    id: incident.id,
+    openedAt: incident.openedAt,
+    kind: incident.kind,
+    services: incident.services,
+    rootCause: top ? { service: top.service, kind: top.kind, confidence: Number(top.score.toFixed(2)) } : null,
+    candidates: candidates.map((c) => ({ ...c, score: Number(c.score.toFixed(2)) })),
+    risk: null,
+    plan: [],
+    executed: [],
+    predictedBreachAt: null,
+    status: incident.status,
+    resolvedAt: incident.resolvedAt ?? null,
+    signals: incident.signals.map((s) => ({
+      series: s.key,
+      firstAnomalousAt: s.firstAnomalousAt,
+      peakZ: finite(s.peakZ),
+      valueAtPeak: finite(s.valueAtPeak),
+      expectedAtPeak: finite(s.expectedAtPeak),
+      hardLimitBreached: s.hardLimitBreached,
+    })),
+  };
+}
+
+/** A human timeline: one block per incident, in the order they opened. */
+export function formatTimeline(report: ReplayReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `Scenario ${report.scenario}: ${report.ticks} ticks from ${report.evaluatedFrom} to ${report.evaluatedUntil}`,
+  );
+  lines.push(
+    `Baselines: ${report.baselines.learned} series learned (${report.baselines.skipped} without enough history), relearned ${report.baselines.relearned}x`,
+  );
+  if (report.incidents.length === 0) lines.push('No incident opened.');
+  for (const incident of report.incidents) {
+    lines.push('');
+    lines.push(`${clock(incident.openedAt)}  OPENED  ${incident.id}  (${incident.kind})`);
+    lines.push(`         services: ${incident.services.join(', ')}`);
+    if (incident.rootCause) {
+      lines.push(
+        `         likely root cause: ${incident.rootCause.service} (confidence ${incident.rootCause.confidence})`,
+      );
+      for (const e of incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
+    }
+    for (const s of incident.signals.slice(0, 6)) {
+      lines.push(
+        `         ${clock(s.firstAnomalousAt)}  ${s.series.padEnd(40)} peak ${fmt(s.valueAtPeak)} vs expected ${fmt(s.expectedAtPeak)}${s.hardLimitBreached ? '  (hard limit crossed)' : ''}`,
+      );
+    }
+    if (incident.signals.length > 6) lines.push(`         … and ${incident.signals.length - 6} more signals`);
+    lines.push(
+      incident.resolvedAt
+        ? `${clock(incident.resolvedAt)}  RESOLVED ${incident.id}`
+        : '         still open at the end of the replay',
+    );
+  }
+  lines.push('');
+  lines.push(
+    `Alerts: ${report.alerts.raw} raw alerts delivered by the scenario's Alertmanager; ${report.alerts.notified} notifications from the agent.`,
+  );
+  if (report.failedTicks > 0) lines.push(`Failed ticks (sent to the dead-letter queue): ${report.failedTicks}`);
+  if (report.collectionErrors > 0) lines.push(`Signal collection errors: ${report.collectionErrors}`);
+  return lines.join('\n');
+}
+
+const clock = (iso: string): string => `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
+const fmt = (x: number | null): string => (x === null ? 'n/a' : Number(x.toPrecision(3)).toString());

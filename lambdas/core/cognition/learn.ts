@@ -1,0 +1,94 @@
+// The daily baseline job: fetch each signal's history and learn a baseline per series. One signal's
+// failure is reported and the others are still learned.
+
+import type { DetectionConfig, SignalCatalog } from '../config/schema';
+import { seriesKey } from '../perception/collect';
+import type { MetricQueryError, MetricSource, RangeSeries } from '../perception/metric-source';
+import { learnBaseline, type SeriesBaseline } from './baseline';
+
+/** Prometheus refuses range queries over 11,000 points per series; stay below it. */
+const MAX_POINTS_PER_QUERY = 10_000;
+
+export interface LearnOutcome {
+  readonly baselines: SeriesBaseline[];
+  readonly errors: (MetricQueryError & { signalId: string })[];
+  /** Series seen but with too little data to learn from. */
+  readonly skipped: string[];
+}
+
+export async function learnBaselines(
+  source: MetricSource,
+  catalog: SignalCatalog,
+  detection: DetectionConfig,
+  until: number,
+  stepSeconds = 60,
+  historyDays = detection.historyDays,
+): Promise<LearnOutcome> {
+  const end = Math.floor(until / stepSeconds) * stepSeconds - stepSeconds;
+  const start = end - historyDays * 86_400 + stepSeconds;
+  const baselines: SeriesBaseline[] = [];
+  const errors: LearnOutcome['errors'] = [];
+  const skipped: string[] = [];
+  for (const signal of catalog.signals) {
+    const history = await fetchHistory(source, signal.query, signal.entityLabel, start, end, stepSeconds);
+    if (!history.ok) {
+      errors.push({ ...history.error, signalId: signal.id });
+      continue;
+    }
+    for (const [entity, series] of history.series) {
+      const key = seriesKey(signal.id, entity);
+      const baseline = learnBaseline(key, series.timestamps, series.values, {
+        stepSeconds,
+        slotMinutes: detection.slotMinutes,
+      });
+      if (baseline) baselines.push(baseline);
+      else skipped.push(key);
+    }
+  }
+  return { baselines, errors, skipped };
+}
+
+async function fetchHistory(
+  metricSource: MetricSource,
+  query: string,
+  entityLabel: string,
+  from: number,
+  to: number,
+  step: number,
+): Promise<{ ok: true; series: Map<string, RangeSeries> } | { ok: false; error: MetricQueryError }> {
+  const chunks: RangeSeries[][] = [];
+  for (let chunkStart = from; chunkStart <= to; chunkStart += MAX_POINTS_PER_QUERY * step) {
+    const chunkEnd = Math.min(to, chunkStart + (MAX_POINTS_PER_QUERY - 1) * step);
+    const result = await metricSource.range(query, chunkStart, chunkEnd, step);
+    if (!result.ok) return result;
+    chunks.push(result.value);
+  }
+  return { ok: true, series: joinChunks(chunks, entityLabel) };
+}
+
+function joinChunks(chunks: RangeSeries[][], entityLabel: string): Map<string, RangeSeries> {
+  const parts = new Map<string, RangeSeries[]>();
+  for (const chunk of chunks) {
+    for (const series of chunk) {
+      const entity = series.labels[entityLabel];
+      if (!entity) continue;
+      const list = parts.get(entity) ?? [];
+      list.push(series);
+      parts.set(entity, list);
+    }
+  }
+  const joined = new Map<string, RangeSeries>();
+  for (const [entity, list] of parts) {
+    const length = list.reduce((n, s) => n + s.values.length, 0);
+    const timestamps = new Float64Array(length);
+    const values = new Float64Array(length);
+    let offset = 0;
+    for (const s of list) {
+      timestamps.set(s.timestamps, offset);
+      values.set(s.values, offset);
+      offset += s.values.length;
+    }
+    joined.set(entity, { labels: list[0].labels, timestamps, values });
+  }
+  return joined;
+}

@@ -1,0 +1,390 @@
+// Scores every series of a tick against its baseline in one pass over typed arrays, and applies the
+// persistence rule: a series is raised only after `persistenceTicks` anomalous ticks in a row.
+//
+// Layout: per-series state lives in parallel typed arrays indexed by series; the daily profile is slot-major
+// (all series' offsets for one slot lie together), so a tick reads one contiguous row. An object per series
+// would be several times slower at 100,000 series.
+
+import type { DetectionConfig, Signal } from '../config/schema';
+import { parseSeriesKey } from '../perception/collect';
+import { HOURS_PER_DAY, SECONDS_PER_DAY, type SeriesBaseline } from './baseline';
+
+/** Direction codes: which side of the baseline is bad. */
+const UP = 1;
+const DOWN = -1;
+const BOTH = 0;
+
+/** Weight of a new normal point in the running level (about a 50-minute memory at one tick a minute). */
+const LEVEL_ALPHA = 0.02;
+/** Residuals are clipped to this many sigmas before they move the level, so an anomaly never becomes normal. */
+const LEVEL_CLIP = 2;
+/** A series without a learned baseline scores against its own running statistics after this many points. */
+const WARMUP_POINTS = 30;
+const WARMUP_ALPHA = 0.05;
+/** EWMA of |deviation| estimates 0.8 sigma for normal data. */
+const ABS_DEV_TO_SIGMA = 1.25;
+
+export interface ScorerSettings {
+  readonly threshold: number;
+  readonly persistenceTicks: number;
+  readonly clearTicks: number;
+  readonly slotMinutes: number;
+}
+
+export const scorerSettings = (detection: DetectionConfig): ScorerSettings => ({
+  threshold: detection.threshold,
+  persistenceTicks: detection.persistenceTicks,
+  clearTicks: detection.clearTicks,
+  slotMinutes: detection.slotMinutes,
+});
+
+/** A raised series, as the correlator sees it. */
+export interface RaisedSeries {
+  readonly key: string;
+  readonly signalId: string;
+  readonly entity: string;
+  readonly value: number;
+  readonly expected: number;
+  /** Signed robust z-score (positive = above the baseline). */
+  readonly z: number;
+  /** 0..1 anomaly score; 0.5 at the threshold. */
+  readonly score: number;
+  /** Epoch seconds of the first anomalous tick of the current run. */
+  readonly since: number;
+  readonly hardLimitBreached: boolean;
+  readonly newlyRaised: boolean;
+}
+
+export interface TickScore {
+  readonly time: number;
+  readonly scored: number;
+  readonly missing: number;
+  readonly anomalous: number;
+  readonly raised: RaisedSeries[];
+  readonly cleared: string[];
+}
+
+/** Serializable scorer state: what must survive from one tick to the next. */
+export interface ScorerStateSnapshot {
+  readonly lastTick: number;
+  readonly keys: string[];
+  readonly level: Float64Array;
+  readonly ewMean: Float64Array;
+  readonly ewAbsDev: Float64Array;
+  readonly observations: Uint32Array;
+  readonly streak: Uint8Array;
+  readonly calm: Uint8Array;
+  readonly raised: Uint8Array;
+  readonly since: Float64Array;
+}
+
+export const anomalyScore = (z: number, threshold: number): number => {
+  const r = Math.max(0, z) / threshold;
+  return 1 - 0.5 ** (r * r);
+};
+
+export class ScoringModel {
+  private capacity: number;
+  private count = 0;
+  private readonly index = new Map<string, number>();
+  private keys: string[] = [];
+  private readonly slots: number;
+
+  // Per-series constants from the signal catalog.
+  private direction: Int8Array;
+  private minDeviation: Float64Array;
+  private limitAbove: Float64Array;
+  private limitBelow: Float64Array;
+  // Baseline, slot-major / hour-major.
+  private hasBaseline: Uint8Array;
+  private seasonal: Float32Array;
+  private scale: Float32Array;
+  // State carried across ticks.
+  private level: Float64Array;
+  private ewMean: Float64Array;
+  private ewAbsDev: Float64Array;
+  private observations: Uint32Array;
+  private streak: Uint8Array;
+  private calm: Uint8Array;
+  private raised: Uint8Array;
+  private since: Float64Array;
+  private lastTick = Number.NEGATIVE_INFINITY;
+  // Per-tick outputs.
+  private z: Float64Array;
+  private expected: Float64Array;
+  private readonly signals: Map<string, Signal>;
+
+  constructor(
+    signals: readonly Signal[],
+    private readonly settings: ScorerSettings,
+    initialCapacity = 1024,
+  ) {
+    this.signals = new Map(signals.map((s) => [s.id, s]));
+    this.slots = (24 * 60) / settings.slotMinutes;
+    this.capacity = Math.max(16, initialCapacity);
+    const c = this.capacity;
+    this.direction = new Int8Array(c);
+    this.minDeviation = new Float64Array(c);
+    this.limitAbove = new Float64Array(c);
+    this.limitBelow = new Float64Array(c);
+    this.hasBaseline = new Uint8Array(c);
+    this.seasonal = new Float32Array(this.slots * c);
+    this.scale = new Float32Array(HOURS_PER_DAY * c);
+    this.level = new Float64Array(c);
+    this.ewMean = new Float64Array(c);
+    this.ewAbsDev = new Float64Array(c);
+    this.observations = new Uint32Array(c);
+    this.streak = new Uint8Array(c);
+    this.calm = new Uint8Array(c);
+    this.raised = new Uint8Array(c);
+    this.since = new Float64Array(c);
+    this.z = new Float64Array(c);
+    this.expected = new Float64Array(c);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get lastTickTime(): number {
+    return this.lastTick;
+  }
+
+  seriesKeys(): readonly string[] {
+    return this.keys;
+  }
+
+  /** Index of a series, registering it (with catalog constants) on first sight; -1 for an unknown signal. */
+  indexOf(key: string): number {
+    const known = this.index.get(key);
+    if (known !== undefined) return known;
+    const { signalId, entity } = parseSeriesKey(key);
+    const signal = this.signals.get(signalId);
+    if (!signal) return -1;
+    if (this.count === this.capacity) this.grow(this.capacity * 2);
+    const i = this.count++;
+    this.index.set(key, i);
+    this.keys.push(key);
+    this.direction[i] = signal.badDirection === 'up' ? UP : signal.badDirection === 'down' ? DOWN : BOTH;
+    this.minDeviation[i] = signal.minDeviation;
+    const limit = signal.limits[entity] ?? signal.hardLimit;
+    this.limitAbove[i] = limit?.above ?? Number.NaN;
+    this.limitBelow[i] = limit?.below ?? Number.NaN;
+    this.level[i] = Number.NaN;
+    return i;
+  }
+
+  /** Installs a learned baseline; the level restarts from the baseline's unless the series is already tracked. */
+  setBaseline(baseline: SeriesBaseline): void {
+    const i = this.indexOf(baseline.key);
+    if (i < 0) return;
+    if (baseline.slotMinutes !== this.settings.slotMinutes) {
+      throw new RangeError(
+        `baseline ${baseline.key} has ${baseline.slotMinutes}-minute slots, the scorer ${this.settings.slotMinutes}`,
+      );
+    }
+    const c = this.capacity;
+    for (let s = 0; s < this.slots; s++) this.seasonal[s * c + i] = baseline.seasonal[s];
+    for (let h = 0; h < HOURS_PER_DAY; h++) this.scale[h * c + i] = baseline.scale[h];
+    if (!this.hasBaseline[i] || Number.isNaN(this.level[i])) this.level[i] = baseline.level;
+    this.hasBaseline[i] = 1;
+  }
+
+  /**
+   * Scores one tick. `values[i]` is the value of series `i` (NaN when absent); it must cover `size` series.
+   * A gap neither confirms nor clears an anomaly.
+   */
+  scoreAligned(time: number, values: Float64Array): TickScore {
+    const n = this.count;
+    const c = this.capacity;
+    const { threshold, persistenceTicks, clearTicks } = this.settings;
+    const dayOffset = ((time % SECONDS_PER_DAY) + SECONDS_PER_DAY) % SECONDS_PER_DAY;
+    const seasonalRow = Math.floor(dayOffset / (this.settings.slotMinutes * 60)) * c;
+    const scaleRow = Math.floor(dayOffset / 3600) * c;
+    const { direction, minDeviation, limitAbove, limitBelow, hasBaseline, seasonal, scale, level } = this;
+    const { ewMean, ewAbsDev, observations, streak, calm, raised, since, z: zOut, expected } = this;
+    const raisedNow: number[] = [];
+    const newly: number[] = [];
+    const cleared: number[] = [];
+    let missing = 0;
+    let anomalousCount = 0;
+
+    for (let i = 0; i < n; i++) {
+      const x = values[i];
+      if (Number.isNaN(x)) {
+        missing++;
+        zOut[i] = Number.NaN;
+        if (raised[i]) raisedNow.push(i);
+        continue;
+      }
+      let exp: number;
+      let sigma: number;
+      if (hasBaseline[i]) {
+        const s = seasonal[seasonalRow + i];
+        exp = level[i] + s;
+        sigma = scale[scaleRow + i];
+      } else if (observations[i] >= WARMUP_POINTS) {
+        exp = ewMean[i];
+        sigma = ABS_DEV_TO_SIGMA * ewAbsDev[i] + 1e-9;
+      } else {
+        exp = Number.NaN;
+        sigma = Number.NaN;
+      }
+      const deviation = x - exp;
+      const zRaw = deviation / sigma;
+      const d = direction[i];
+      const zBad = d === UP ? zRaw : d === DOWN ? -zRaw : Math.abs(zRaw);
+      const beyondBaseline = zBad >= threshold && Math.abs(deviation) >= minDeviation[i];
+      const breach = x > limitAbove[i] || x < limitBelow[i];
+      const anomalous = beyondBaseline || breach;
+      zOut[i] = zRaw;
+      expected[i] = exp;
+
+      if (anomalous) {
+        anomalousCount++;
+        calm[i] = 0;
+        if (streak[i] === 0) since[i] = time;
+        if (streak[i] < 255) streak[i]++;
+        if (!raised[i] && streak[i] >= persistenceTicks) {
+          raised[i] = 1;
+          newly.push(i);
+        }
+      } else {
+        streak[i] = 0;
+        if (raised[i] && ++calm[i] >= clearTicks) {
+          raised[i] = 0;
+          calm[i] = 0;
+          cleared.push(i);
+        }
+      }
+      if (raised[i]) raisedNow.push(i);
+
+      // Learn from normal points only, and only a clipped step: a slow drift is followed, a fault is not.
+      if (!anomalous) {
+        if (hasBaseline[i]) {
+          const r = deviation / sigma;
+          const clipped = Math.max(-LEVEL_CLIP, Math.min(LEVEL_CLIP, r));
+          level[i] += LEVEL_ALPHA * clipped * sigma;
+        }
+        if (observations[i] === 0) {
+          ewMean[i] = x;
+          ewAbsDev[i] = 0;
+        } else {
+          const dev = x - ewMean[i];
+          ewMean[i] += WARMUP_ALPHA * dev;
+          ewAbsDev[i] += WARMUP_ALPHA * (Math.abs(dev) - ewAbsDev[i]);
+        }
+        observations[i]++;
+      }
+    }
+    this.lastTick = time;
+    const newlySet = new Set(newly);
+    return {
+      time,
+      scored: n - missing,
+      missing,
+      anomalous: anomalousCount,
+      raised: raisedNow.map((i) => this.describe(i, values[i], newlySet.has(i))),
+      cleared: cleared.map((i) => this.keys[i]),
+    };
+  }
+
+  /** Scores points named by key (the collector's output); unknown signals are ignored. */
+  score(time: number, points: readonly { signalId: string; entity: string; value: number }[]): TickScore {
+    for (const p of points) this.indexOf(`${p.signalId}{${p.entity}}`);
+    const values = new Float64Array(this.count).fill(Number.NaN);
+    for (const p of points) {
+      const i = this.index.get(`${p.signalId}{${p.entity}}`);
+      if (i !== undefined) values[i] = p.value;
+    }
+    return this.scoreAligned(time, values);
+  }
+
+  private describe(i: number, value: number, newlyRaised: boolean): RaisedSeries {
+    const key = this.keys[i];
+    const { signalId, entity } = parseSeriesKey(key);
+    const z = this.z[i];
+    const d = this.direction[i];
+    const zBad = d === UP ? z : d === DOWN ? -z : Math.abs(z);
+    return {
+      key,
+      signalId,
+      entity,
+      value,
+      expected: this.expected[i],
+      z,
+      score: Number.isNaN(zBad) ? 1 : anomalyScore(zBad, this.settings.threshold),
+      since: this.since[i],
+      hardLimitBreached: value > this.limitAbove[i] || value < this.limitBelow[i],
+      newlyRaised,
+    };
+  }
+
+  snapshot(): ScorerStateSnapshot {
+    const n = this.count;
+    return {
+      lastTick: this.lastTick,
+      keys: this.keys.slice(),
+      level: this.level.slice(0, n),
+      ewMean: this.ewMean.slice(0, n),
+      ewAbsDev: this.ewAbsDev.slice(0, n),
+      observations: this.observations.slice(0, n),
+      streak: this.streak.slice(0, n),
+      calm: this.calm.slice(0, n),
+      raised: this.raised.slice(0, n),
+      since: this.since.slice(0, n),
+    };
+  }
+
+  /** Restores state saved by `snapshot`; series of signals no longer in the catalog are dropped. */
+  restore(state: ScorerStateSnapshot): void {
+    state.keys.forEach((key, j) => {
+      const i = this.indexOf(key);
+      if (i < 0) return;
+      if (!Number.isNaN(state.level[j])) this.level[i] = state.level[j];
+      this.ewMean[i] = state.ewMean[j];
+      this.ewAbsDev[i] = state.ewAbsDev[j];
+      this.observations[i] = state.observations[j];
+      this.streak[i] = state.streak[j];
+      this.calm[i] = state.calm[j];
+      this.raised[i] = state.raised[j];
+      this.since[i] = state.since[j];
+    });
+    this.lastTick = state.lastTick;
+  }
+
+  private grow(capacity: number): void {
+    const old = this.capacity;
+    const copy = <T extends Float64Array | Float32Array | Uint8Array | Int8Array | Uint32Array>(
+      a: T,
+      make: (n: number) => T,
+    ) => {
+      const b = make(capacity);
+      b.set(a);
+      return b;
+    };
+    this.direction = copy(this.direction, (n) => new Int8Array(n));
+    this.minDeviation = copy(this.minDeviation, (n) => new Float64Array(n));
+    this.limitAbove = copy(this.limitAbove, (n) => new Float64Array(n));
+    this.limitBelow = copy(this.limitBelow, (n) => new Float64Array(n));
+    this.hasBaseline = copy(this.hasBaseline, (n) => new Uint8Array(n));
+    this.level = copy(this.level, (n) => new Float64Array(n));
+    this.ewMean = copy(this.ewMean, (n) => new Float64Array(n));
+    this.ewAbsDev = copy(this.ewAbsDev, (n) => new Float64Array(n));
+    this.observations = copy(this.observations, (n) => new Uint32Array(n));
+    this.streak = copy(this.streak, (n) => new Uint8Array(n));
+    this.calm = copy(this.calm, (n) => new Uint8Array(n));
+    this.raised = copy(this.raised, (n) => new Uint8Array(n));
+    this.since = copy(this.since, (n) => new Float64Array(n));
+    this.z = new Float64Array(capacity);
+    this.expected = new Float64Array(capacity);
+    const relayout = (from: Float32Array, rows: number) => {
+      const to = new Float32Array(rows * capacity);
+      for (let r = 0; r < rows; r++) to.set(from.subarray(r * old, r * old + old), r * capacity);
+      return to;
+    };
+    this.seasonal = relayout(this.seasonal, this.slots);
+    this.scale = relayout(this.scale, HOURS_PER_DAY);
+    this.capacity = capacity;
+  }
+}

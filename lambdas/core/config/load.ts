@@ -1,0 +1,61 @@
+// Parses configuration text into validated objects; every error names the file, the field and what is wrong.
+
+import { parseDocument } from 'yaml';
+import type { z } from 'zod';
+import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema, type Topology } from './schema';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(top level)';
+  return path.reduce<string>((out, key) => {
+    if (typeof key === 'number') return `${out}[${key}]`;
+    return out ? `${out}.${String(key)}` : String(key);
+  }, '');
+}
+
+/** Parses YAML (or JSON) text and validates it against `schema`, naming file and field on failure. */
+export function parseWithSchema<S extends z.ZodType>(schema: S, text: string, file: string): z.infer<S> {
+  const document = parseDocument(text, { prettyErrors: true });
+  if (document.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`),
+    );
+  }
+  const result = schema.safeParse(document.toJS());
+  if (!result.success) {
+    throw new ConfigError(
+      file,
+      result.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`),
+    );
+  }
+  return result.data;
+}
+
+export const parseAgentConfig = (text: string, file: string): AgentConfig =>
+  parseWithSchema(agentConfigSchema, text, file);
+
+/** Parses the signal catalog and checks that per-entity limits name known services. */
+export function parseSignalCatalog(text: string, file: string, topology?: Topology): SignalCatalog {
+  const catalog = parseWithSchema(signalCatalogSchema, text, file);
+  if (topology) {
+    const known = new Set(topology.services.map((s) => s.name));
+    const problems: string[] = [];
+    catalog.signals.forEach((signal, index) => {
+      for (const entity of Object.keys(signal.limits)) {
+        if (!known.has(entity)) problems.push(`signals[${index}].limits.${entity}: unknown service "${entity}"`);
+      }
+    });
+    if (problems.length > 0) throw new ConfigError(file, problems);
+  }
+  return catalog;
+}

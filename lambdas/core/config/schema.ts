@@ -1,0 +1,165 @@
+// The agent's configuration: one schema, checked at synth, at Lambda cold start and by the CLI.
+
+import { z } from 'zod';
+
+const durationMinutes = z.number().int().positive();
+
+export const criticalitySchema = z.enum(['funds', 'core', 'standard']);
+export type Criticality = z.infer<typeof criticalitySchema>;
+
+export const serviceSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS-1123 label (lower case, digits, dashes)'),
+    kind: z.enum(['service', 'datastore', 'queue']).default('service'),
+    criticality: criticalitySchema.default('standard'),
+    namespace: z.string().min(1).default('default'),
+    deployment: z.string().min(1).optional(),
+    replicas: z.number().int().nonnegative().optional(),
+    dependsOn: z.array(z.string()).default([]),
+  })
+  .strict();
+export type ServiceSpec = z.infer<typeof serviceSchema>;
+
+export const topologySchema = z
+  .object({ services: z.array(serviceSchema).min(1, 'must name at least one service') })
+  .strict()
+  .superRefine((topology, ctx) => {
+    const names = new Set<string>();
+    topology.services.forEach((service, index) => {
+      if (names.has(service.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['services', index, 'name'],
+          message: `duplicate service "${service.name}"`,
+        });
+      }
+      names.add(service.name);
+    });
+    topology.services.forEach((service, index) => {
+      service.dependsOn.forEach((dependency, depIndex) => {
+        if (!names.has(dependency)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', index, 'dependsOn', depIndex],
+            message: `unknown service "${dependency}" (known: ${[...names].join(', ')})`,
+          });
+        }
+      });
+    });
+  });
+export type Topology = z.infer<typeof topologySchema>;
+
+const hardLimitSchema = z
+  .object({ above: z.number().optional(), below: z.number().optional() })
+  .strict()
+  .refine((limit) => limit.above !== undefined || limit.below !== undefined, 'needs "above" or "below"');
+export type HardLimit = z.infer<typeof hardLimitSchema>;
+
+export const signalSchema = z
+  .object({
+    id: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be snake_case'),
+    description: z.string().optional(),
+    query: z.string().min(1),
+    entityLabel: z.string().min(1).default('service'),
+    unit: z.enum(['ratio', 'seconds', 'requests_per_second', 'count', 'messages', 'bytes', 'percent']),
+    /** Which direction is bad: latency and errors only when they rise. */
+    badDirection: z.enum(['up', 'down', 'both']),
+    /** gauge: scored as is; counter: scored on its per-tick rate of change. */
+    kind: z.enum(['gauge', 'counter']).default('gauge'),
+    /** Smallest change that matters, in the signal's unit: keeps near-constant series from paging on noise. */
+    minDeviation: z.number().nonnegative().default(0),
+    /** Hard limit (SLO) for every entity, overridden per entity by `limits`. */
+    hardLimit: hardLimitSchema.optional(),
+    limits: z.record(z.string(), hardLimitSchema).default({}),
+  })
+  .strict();
+export type Signal = z.infer<typeof signalSchema>;
+
+export const signalCatalogSchema = z
+  .object({ signals: z.array(signalSchema).min(1, 'must define at least one signal') })
+  .strict()
+  .superRefine((catalog, ctx) => {
+    const ids = new Set<string>();
+    catalog.signals.forEach((signal, index) => {
+      if (ids.has(signal.id)) {
+        ctx.addIssue({ code: 'custom', path: ['signals', index, 'id'], message: `duplicate signal id "${signal.id}"` });
+      }
+      ids.add(signal.id);
+    });
+  });
+export type SignalCatalog = z.infer<typeof signalCatalogSchema>;
+
+const authSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('none') }).strict(),
+  z.object({ type: z.literal('basic'), secretName: z.string().min(1) }).strict(),
+  z.object({ type: z.literal('bearer'), secretName: z.string().min(1) }).strict(),
+  z
+    .object({ type: z.literal('sigv4'), region: z.string().min(1).optional(), service: z.string().default('aps') })
+    .strict(),
+]);
+export type MetricSourceAuth = z.infer<typeof authSchema>;
+
+export const metricSourceSchema = z
+  .object({
+    flavor: z.enum(['prometheus', 'mimir', 'amp']),
+    /** Base URL of the Prometheus HTTP API, e.g. https://prometheus.monitoring:9090 or the AMP workspace URL. */
+    url: z.url(),
+    /** Mimir tenant, sent as X-Scope-OrgID. */
+    tenant: z.string().min(1).optional(),
+    auth: authSchema.default({ type: 'none' }),
+    timeoutMs: z.number().int().positive().max(30_000).default(5_000),
+    retries: z.number().int().min(0).max(5).default(2),
+  })
+  .strict()
+  .superRefine((source, ctx) => {
+    if (source.flavor === 'mimir' && !source.tenant) {
+      ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'Mimir needs a tenant (sent as X-Scope-OrgID)' });
+    }
+    if (source.flavor === 'amp' && source.auth.type !== 'sigv4') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'type'],
+        message: 'Amazon Managed Prometheus needs auth type sigv4',
+      });
+    }
+  });
+export type MetricSourceConfig = z.infer<typeof metricSourceSchema>;
+
+export const detectionSchema = z
+  .object({
+    /** Robust z-score at which a point counts as anomalous. */
+    threshold: z.number().positive().default(5),
+    /** Consecutive anomalous ticks before a series is raised. */
+    persistenceTicks: z.number().int().positive().max(30).default(3),
+    /** Consecutive normal ticks before a raised series clears. */
+    clearTicks: z.number().int().positive().default(5),
+    /** Anomalies on related services starting within this window join one incident. */
+    correlationWindowMinutes: durationMinutes.default(15),
+    /** An incident with no raised series for this long is resolved. */
+    resolveAfterMinutes: durationMinutes.default(15),
+    /** Resolution of the learned daily profile. */
+    slotMinutes: z.number().int().positive().max(60).default(5),
+    /** History the daily baseline job learns from. */
+    historyDays: z.number().int().min(2).max(30).default(7),
+  })
+  .strict();
+export type DetectionConfig = z.infer<typeof detectionSchema>;
+
+export const agentConfigSchema = z
+  .object({
+    environment: z.enum(['dev', 'staging', 'prod']),
+    account: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as ap-northeast-1'),
+    metricSource: metricSourceSchema,
+    /** Signal catalog file, relative to the config directory. */
+    signalCatalog: z.string().min(1).default('promql-queries.yaml'),
+    topology: topologySchema,
+    detection: detectionSchema.default(detectionSchema.parse({})),
+    logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]).default(30),
+    alarmEmail: z.email().optional(),
+  })
+  .strict();
+export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -1,0 +1,58 @@
+// Executes the project's real ASL files with aws-local-stepfunctions: placeholders are substituted as CDK
+// does on AWS, and each Task state runs a local handler shaped like the AWS integration it stands for.
+
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { StateMachine } from 'aws-local-stepfunctions';
+
+export const STATE_MACHINES_DIR = resolve(__dirname, '..', '..', 'state-machines');
+
+export class MissingSubstitutionError extends Error {
+  override readonly name = 'MissingSubstitutionError';
+}
+
+/** Replaces `${Name}` placeholders exactly as DefinitionBody substitutions do; every one must be given. */
+export function substitute(text: string, substitutions: Record<string, string>, file: string): string {
+  return text.replace(/\$\{([A-Za-z0-9_]+)\}/g, (_match, name: string) => {
+    const value = substitutions[name];
+    if (value === undefined) throw new MissingSubstitutionError(`${file}: no value for placeholder \${${name}}`);
+    return value;
+  });
+}
+
+export function placeholdersOf(text: string): string[] {
+  return [...new Set([...text.matchAll(/\$\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1]))];
+}
+
+export function loadDefinition(fileName: string, substitutions: Record<string, string>): object {
+  const file = resolve(STATE_MACHINES_DIR, fileName);
+  return JSON.parse(substitute(readFileSync(file, 'utf8'), substitutions, file)) as object;
+}
+
+type LocalHandler = (input: unknown) => Promise<unknown>;
+
+/** Wraps a function as the `arn:aws:states:::lambda:invoke` integration answers: `{ StatusCode, Payload }`. */
+export const asLambdaInvoke =
+  (fn: (payload: never) => Promise<unknown>): LocalHandler =>
+  async (input) => {
+    const { Payload } = input as { Payload: never };
+    return { StatusCode: 200, ExecutedVersion: '$LATEST', Payload: await fn(Payload) };
+  };
+
+export class LocalStateMachine {
+  private readonly machine: StateMachine;
+
+  constructor(
+    definition: object,
+    private readonly handlers: Record<string, LocalHandler>,
+  ) {
+    this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  }
+
+  async run(input: unknown): Promise<unknown> {
+    const execution = this.machine.run(input as never, {
+      overrides: { taskResourceLocalHandlers: this.handlers as never },
+    });
+    return execution.result;
+  }
+}

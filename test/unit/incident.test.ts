@@ -1,0 +1,90 @@
+import { correlate, type Incident, incidentId } from '../../lambdas/core/cognition/incident';
+import type { RaisedSeries } from '../../lambdas/core/cognition/scorer';
+import { ServiceGraph } from '../../lambdas/core/topology';
+import { testDetection, testTopology } from '../support/catalog';
+
+const graph = new ServiceGraph(testTopology);
+const T0 = Date.parse('2026-11-04T03:07:00Z') / 1000;
+
+const raised = (entity: string, signalId = 'error_ratio', since = T0 - 120): RaisedSeries => ({
+  key: `${signalId}{${entity}}`,
+  signalId,
+  entity,
+  value: 0.09,
+  expected: 0.002,
+  z: 150,
+  score: 1,
+  since,
+  hardLimitBreached: false,
+  newlyRaised: true,
+});
+
+describe('correlate', () => {
+  it('opens one incident for related services raised together', () => {
+    const changes = correlate(
+      T0,
+      [raised('api-gateway', 'error_ratio', T0 - 60), raised('order-api')],
+      [],
+      graph,
+      testDetection,
+    );
+    expect(changes.opened).toHaveLength(1);
+    expect(changes.opened[0]).toMatchObject({
+      id: incidentId(T0, 'order-api'),
+      services: ['order-api', 'api-gateway'],
+      status: 'open',
+      version: 1,
+      openedAt: '2026-11-04T03:07:00Z',
+    });
+  });
+
+  it('opens separate incidents for unrelated services', () => {
+    const changes = correlate(T0, [raised('order-api'), raised('wallet-service')], [], graph, testDetection);
+    expect(changes.opened.map((i) => i.services)).toEqual([['order-api'], ['wallet-service']]);
+  });
+
+  it('updates an open incident instead of opening another', () => {
+    const first = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const next = correlate(
+      T0 + 60,
+      [raised('order-api'), raised('api-gateway', 'latency_p99', T0)],
+      [first],
+      graph,
+      testDetection,
+    );
+    expect(next.opened).toHaveLength(0);
+    expect(next.updated).toHaveLength(1);
+    expect(next.updated[0]).toMatchObject({ id: first.id, version: 2, services: ['order-api', 'api-gateway'] });
+  });
+
+  it('resolves an incident after the quiet period and never re-opens it', () => {
+    const first = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const quiet = correlate(T0 + 14 * 60, [], [first], graph, testDetection);
+    expect(quiet.resolved).toHaveLength(0);
+    const resolved = correlate(T0 + 15 * 60, [], [first], graph, testDetection).resolved;
+    expect(resolved).toHaveLength(1);
+    expect(resolved[0]).toMatchObject({ status: 'resolved', resolvedAt: '2026-11-04T03:22:00Z', version: 2 });
+    const later = correlate(T0 + 60 * 60, [raised('order-api', 'error_ratio', T0 + 58 * 60)], [], graph, testDetection);
+    expect(later.opened[0].id).not.toBe(first.id);
+  });
+
+  it('gives the same id to the same incident: a duplicated tick cannot create two', () => {
+    const a = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const b = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    expect(a.id).toBe(b.id);
+    expect(a.id).toBe('inc-20261104T0307-order-api');
+  });
+
+  it('does not attach a related service once the correlation window has passed', () => {
+    const first: Incident = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const later = correlate(
+      T0 + 16 * 60,
+      [raised('api-gateway', 'latency_p99', T0 + 14 * 60)],
+      [first],
+      graph,
+      testDetection,
+    );
+    expect(later.opened).toHaveLength(1);
+    expect(later.resolved.map((i) => i.id)).toEqual([first.id]);
+  });
+});
