@@ -180,20 +180,21 @@ function fillTricube(k: Float64Array, h: number): void {
 }
 
 /**
- * Whether the reference's test sqrt(v) > minSpread holds, without a square root unless v is within a hair of
- * minSpread^2 (there the square root decides, exactly as in the reference).
+ * Whether sqrt(v) > spread, the reference's test for fitting a line, without a square root unless v is
+ * within a hair of spread^2 (there the square root decides).
  */
-function spreadEnough(v: number, minSpread: number): boolean {
-  const m2 = minSpread * minSpread;
-  if (v > m2 * (1 + 1e-9)) return true;
-  return v > m2 * (1 - 1e-9) && Math.sqrt(v) > minSpread;
+function spreadEnough(v: number, spread: number): boolean {
+  const s2 = spread * spread;
+  if (v > s2 * (1 + 1e-9)) return true;
+  return v > s2 * (1 - 1e-9) && Math.sqrt(v) > spread;
 }
 
 /**
  * The local value from the weighted moments of a neighbourhood (sums of w, w*d, w*d^2, w*y, w*d*y, with d
- * the offset from the evaluation point). The reference fits a line only when the positions are spread out
- * enough (weighted standard deviation > minSpread), else it keeps the weighted mean; NaN when no weight.
- * One reciprocal stands in for the reference's repeated divisions by the weight sum (an ulp apart).
+ * the offset from the evaluation point); NaN when no weight. The reference fits a line (the value of the
+ * weighted least-squares line at d = 0) only when the positions are spread out enough (weighted standard
+ * deviation > minSpread), else it takes the weighted mean. In closed form the line's value needs a single
+ * division: (s2 * sy - s1 * sdy) / (s0 * s2 - s1^2), where s0 * s2 - s1^2 = s0^2 * variance.
  */
 function localValue(
   s0: number,
@@ -205,13 +206,11 @@ function localValue(
   minSpread: number,
 ): number {
   if (!(s0 > 0)) return Number.NaN;
-  const inv = 1 / s0;
   if (linear) {
-    const mean = s1 * inv;
-    const v = s2 * inv - mean * mean;
-    if (spreadEnough(v, minSpread)) return (sy - (mean / v) * (sdy - mean * sy)) * inv;
+    const det = s0 * s2 - s1 * s1;
+    if (spreadEnough(det, minSpread * s0)) return (s2 * sy - s1 * sdy) / det;
   }
-  return sy * inv;
+  return sy / s0;
 }
 
 /**
@@ -540,8 +539,7 @@ class Loess {
       }
       return;
     }
-    // Without robustness weights the position moments are the same for every column, and so is the
-    // line-fit correction: value = (sy - slope * (sdy - mean * sy)) / s0.
+    // Without robustness weights the position moments are the same for every column.
     let s0 = 0;
     let s1 = 0;
     let s2 = 0;
@@ -556,15 +554,14 @@ class Loess {
       for (let j = j0; j < j1; j++) out[outOff + j] = fallback[fbOff + j];
       return;
     }
-    const inv = 1 / s0;
-    let mean = 0;
-    let slope = 0;
+    // value = (a * sy - b * sdy) for every column, from localValue's closed form.
+    let a = 1 / s0;
+    let b = 0;
     if (linear) {
-      const m = s1 * inv;
-      const v = s2 * inv - m * m;
-      if (spreadEnough(v, minSpread)) {
-        mean = m;
-        slope = m / v;
+      const det = s0 * s2 - s1 * s1;
+      if (spreadEnough(det, minSpread * s0)) {
+        a = s2 / det;
+        b = s1 / det;
       }
     }
     for (let j = j0; j < j1; j++) {
@@ -576,7 +573,7 @@ class Loess {
         sy += v;
         sdy += v * d;
       }
-      out[outOff + j] = (sy - slope * (sdy - mean * sy)) * inv;
+      out[outOff + j] = a * sy - b * sdy;
     }
   }
 
@@ -673,33 +670,46 @@ function movingAverage(x: Float64Array, n: number, len: number, ave: Float64Arra
   }
 }
 
-/** k-th smallest of a[0..n-1] (0-based), reordering a; Hoare selection with median-of-three pivots. */
-function select(a: Float64Array, n: number, k: number): number {
-  let lo = 0;
-  let hi = n - 1;
+/**
+ * Moves the k-th smallest of a[left..right] to a[k], with everything before it no larger and everything after
+ * it no smaller (Floyd and Rivest's SELECT: on long ranges, first selecting within a small sample around the
+ * expected rank brings the pivot close to the answer, so about n + min(k, n - k) comparisons are needed).
+ */
+function select(a: Float64Array, k: number, left: number, right: number): void {
+  let lo = left;
+  let hi = right;
   while (hi > lo) {
-    const mid = (lo + hi) >> 1;
-    // Median of three to the middle, so sorted or constant stretches do not degrade to quadratic time.
-    if (a[mid] < a[lo]) swap(a, mid, lo);
-    if (a[hi] < a[lo]) swap(a, hi, lo);
-    if (a[hi] < a[mid]) swap(a, hi, mid);
-    const pivot = a[mid];
+    if (hi - lo > 600) {
+      const n = hi - lo + 1;
+      const rank = k - lo + 1;
+      const z = Math.log(n);
+      const sample = 0.5 * Math.exp((2 * z) / 3);
+      const dev = 0.5 * Math.sqrt((z * sample * (n - sample)) / n) * Math.sign(rank - n / 2);
+      const sampleLo = Math.max(lo, Math.floor(k - (rank * sample) / n + dev));
+      const sampleHi = Math.min(hi, Math.floor(k + ((n - rank) * sample) / n + dev));
+      select(a, k, sampleLo, sampleHi);
+    }
+    const pivot = a[k];
     let i = lo;
     let j = hi;
-    while (i <= j) {
+    swap(a, lo, k);
+    if (a[hi] > pivot) swap(a, lo, hi);
+    while (i < j) {
+      swap(a, i, j);
+      i++;
+      j--;
       while (a[i] < pivot) i++;
       while (a[j] > pivot) j--;
-      if (i <= j) {
-        swap(a, i, j);
-        i++;
-        j--;
-      }
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
+    if (a[lo] === pivot) {
+      swap(a, lo, j);
+    } else {
+      j++;
+      swap(a, j, hi);
+    }
+    if (j <= k) lo = j + 1;
+    if (k <= j) hi = j - 1;
   }
-  return a[k];
 }
 
 function swap(a: Float64Array, i: number, j: number): void {
@@ -749,29 +759,46 @@ export function stl(y: ArrayLike<number>, options: StlOptions): StlResult {
   const q = Math.floor(n / np);
   const rem = n - q * np;
 
-  /** Cycle-subseries smoothing of w0 into w1 (n + 2 * period values: one cycle extrapolated at each end). */
-  const smoothSubseries = (userw: boolean): void => {
-    if (userw) for (let i = 0; i < n; i++) w5[i] = rw[i] * w0[i];
-    if (rem > 0) loess.smoothColumns(w0, w5, rw, userw, np, 0, rem, q + 1, ns, seasonalDeg, seasonalJump, w1);
-    loess.smoothColumns(w0, w5, rw, userw, np, rem, np, q, ns, seasonalDeg, seasonalJump, w1);
-  };
-
   /** The reference `onestp`: inner loop passes updating season and trend. */
   const innerLoop = (userw: boolean): void => {
-    for (let it = 0; it < o.innerIterations; it++) {
+    // Detrended series into w0 (and rw * w0 into w5 for the robust fits).
+    if (userw) {
+      for (let i = 0; i < n; i++) {
+        const v = ya[i] - trend[i];
+        w0[i] = v;
+        w5[i] = rw[i] * v;
+      }
+    } else {
       for (let i = 0; i < n; i++) w0[i] = ya[i] - trend[i];
-      smoothSubseries(userw);
+    }
+    for (let it = 0; it < o.innerIterations; it++) {
+      // Cycle-subseries smoothing of w0 into w1 (n + 2 * period values: one cycle extrapolated at each end).
+      if (rem > 0) loess.smoothColumns(w0, w5, rw, userw, np, 0, rem, q + 1, ns, seasonalDeg, seasonalJump, w1);
+      loess.smoothColumns(w0, w5, rw, userw, np, rem, np, q, ns, seasonalDeg, seasonalJump, w1);
       // Low-pass filter of the cycle-subseries smooth: three moving averages, then a LOESS.
       movingAverage(w1, m, np, w2);
       movingAverage(w2, m - np + 1, np, w0);
       movingAverage(w0, m - 2 * np + 2, 3, w2);
       loess.ess(w2, w2, n, nl, lowPassDeg, lowPassJump, false, rw, w0, 0);
+      // Season = smooth - low-pass; then the deseasonalised series into w0 (and rw * w0 into w5).
       for (let i = 0; i < n; i++) {
-        season[i] = w1[np + i] - w0[i];
-        w0[i] = ya[i] - season[i];
+        const sv = w1[np + i] - w0[i];
+        season[i] = sv;
+        w0[i] = ya[i] - sv;
       }
       if (userw) for (let i = 0; i < n; i++) w5[i] = rw[i] * w0[i];
       loess.ess(w0, w5, n, nt, trendDeg, trendJump, userw, rw, trend, 0);
+      if (it + 1 < o.innerIterations) {
+        if (userw) {
+          for (let i = 0; i < n; i++) {
+            const v = ya[i] - trend[i];
+            w0[i] = v;
+            w5[i] = rw[i] * v;
+          }
+        } else {
+          for (let i = 0; i < n; i++) w0[i] = ya[i] - trend[i];
+        }
+      }
     }
   };
 
@@ -784,7 +811,8 @@ export function stl(y: ArrayLike<number>, options: StlOptions): StlResult {
     }
     const hiMid = n >> 1;
     const loMid = n - hiMid - 1;
-    const a = select(w0, n, hiMid);
+    select(w0, hiMid, 0, n - 1);
+    const a = w0[hiMid];
     let b = a;
     if (loMid !== hiMid) {
       // After selection everything left of hiMid is <= a, so the lower middle is their maximum.

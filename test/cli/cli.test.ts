@@ -1,0 +1,106 @@
+// The `sre-agent` command as a user runs it: the bundled replay (what `npm start` runs) and bad input.
+
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { formatTimeline, type ReplayReport } from '../../lambdas/cli/replay-report';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+const CLI = join(ROOT, 'bin', 'sre-agent-cli.cjs');
+const BUNDLED = join(ROOT, 'scenarios', 'order-api-bad-deploy');
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run('node', [CLI, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('sre-agent replay of the bundled scenario', () => {
+  let report: ReplayReport;
+
+  beforeAll(async () => {
+    const result = await cli('replay', BUNDLED, '--json');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    report = JSON.parse(result.stdout) as ReplayReport;
+  }, 120_000);
+
+  it('opens exactly one incident, within five minutes of the fault, on order-api', () => {
+    expect(report.scenario).toBe('order-api-bad-deploy');
+    expect(report.incidents).toHaveLength(1);
+    const [incident] = report.incidents;
+    const delay = (Date.parse(incident.openedAt) - Date.parse('2026-11-04T03:05:00Z')) / 60_000;
+    expect(delay).toBeGreaterThanOrEqual(0);
+    expect(delay).toBeLessThanOrEqual(5);
+    expect(incident.rootCause?.service).toBe('order-api');
+    expect(incident.services).toContain('api-gateway');
+    expect(report.alerts.raw).toBeGreaterThan(100);
+    expect(report.alerts.notified).toBe(1);
+  });
+
+  it('reads as a timeline on a terminal', () => {
+    const text = formatTimeline(report);
+    expect(text).toMatch(/11-04 03:0\d {2}OPENED {2}inc-20261104T030\d-order-api/);
+    expect(text).toContain('likely root cause: order-api');
+    expect(text).toMatch(/RESOLVED inc-20261104T030\d-order-api/);
+  });
+});
+
+describe('sre-agent bad input', () => {
+  const work = mkdtempSync(join(tmpdir(), 'sre-agent-cli-'));
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  it('names a missing scenario directory', async () => {
+    const result = await cli('replay', join(work, 'nope'));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(work, 'nope')}: scenario directory not found`);
+  });
+
+  it('names the missing required file', async () => {
+    const dir = join(work, 'empty');
+    cpSync(BUNDLED, dir, { recursive: true });
+    rmSync(join(dir, 'metrics.om.gz'));
+    const result = await cli('replay', dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/metrics\.om/);
+    expect(result.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+
+  it('names file and line of a malformed metrics.om', async () => {
+    const dir = join(work, 'malformed');
+    cpSync(BUNDLED, dir, { recursive: true });
+    rmSync(join(dir, 'metrics.om.gz'));
+    writeFileSync(
+      join(dir, 'metrics.om'),
+      '# TYPE service:http_requests:rate1m gauge\nservice:http_requests:rate1m{service="order-api"} 1 1762214400\nservice:http_requests:rate1m{service="order-api"} abc 1762214460\n# EOF\n',
+    );
+    const result = await cli('replay', dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/metrics\.om:3: .*non-numeric value "abc"/);
+  });
+
+  it('names the field of a bad scenario.yaml', async () => {
+    const dir = join(work, 'badyaml');
+    cpSync(BUNDLED, dir, { recursive: true });
+    const yaml = readFileSync(join(dir, 'scenario.yaml'), 'utf8').replace('- matching-engine', '- matching-engin');
+    writeFileSync(join(dir, 'scenario.yaml'), yaml);
+    const result = await cli('replay', dir);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /scenario\.yaml:\d+: topology\.services\[\d\]\.dependsOn\[\d\]: unknown service "matching-engin"/,
+    );
+  });
+
+  it('refuses an unknown command with help', async () => {
+    const result = await cli('frobnicate');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/unknown command 'frobnicate'/);
+  });
+});
