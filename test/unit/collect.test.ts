@@ -1,5 +1,5 @@
 import { collectSignals, parseSeriesKey, seriesKey } from '../../lambdas/core/perception/collect';
-import type { InstantResult, MetricSource, RangeResult } from '../../lambdas/core/perception/metric-source';
+import type { InstantResult, InstantSample, MetricSource, RangeResult } from '../../lambdas/core/perception/metric-source';
 import { fail, ok } from '../../lambdas/core/result';
 import { testCatalog } from '../support/catalog';
 
@@ -7,7 +7,7 @@ class FixedSource implements MetricSource {
   async instant(query: string, time: number): Promise<InstantResult> {
     if (query.includes('duration')) return fail({ kind: 'timeout', query, message: 'no answer after 5000 ms', time });
     if (query.includes('http_errors')) {
-      return ok([
+      return ok<InstantSample[]>([
         { labels: { service: 'order-api' }, value: 0.01 },
         { labels: { service: 'order-api', pod: 'b' }, value: 0.02 },
         { labels: { pod: 'orphan' }, value: 0.03 },
