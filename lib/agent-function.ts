@@ -61,7 +61,7 @@ export interface TableAccess {
 
 export interface BucketAccess {
   /**
-   * Key prefixes the function reads (`s3:GetObject`), each ending in '/'.
+   * Key prefixes the function reads (`s3:GetObject`, and `s3:ListBucket` limited to them), each ending in '/'.
    * @default - none
    */
   readonly read?: readonly string[];
@@ -199,6 +199,17 @@ export class AgentFunction extends NodejsFunction {
     };
     grant('s3:GetObject', access.read);
     grant('s3:PutObject', access.write);
+    if (access.read && access.read.length > 0) {
+      // Without ListBucket S3 answers a missing key with 403 instead of 404, and the adapters could not tell
+      // an expired object (start afresh) from a permissions problem. Listing is limited to the same prefixes.
+      this.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [bucket.bucketArn],
+          conditions: { StringLike: { 's3:prefix': access.read.map((prefix) => `${prefix}*`) } },
+        }),
+      );
+    }
     return this;
   }
 }

@@ -13,7 +13,7 @@ import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store'
 import { createMetricSource } from '../adapters/prometheus/http-metric-source';
 import { secretsReader } from '../adapters/secrets';
 import { scorerSettings } from '../core/cognition/scorer';
-import { ConfigError } from '../core/config/load';
+import { ConfigError } from '../core/config/config-error';
 import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema } from '../core/config/schema';
 import { ScoringSession } from '../core/tick';
 import { ServiceGraph } from '../core/topology';

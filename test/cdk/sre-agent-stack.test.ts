@@ -250,9 +250,17 @@ describe.each([
         { action: 's3:GetObject', resource: objectsUnder(bucketId, 'ticks/') },
         { action: 's3:GetObject', resource: objectsUnder(bucketId, 'scorer-state/') },
         { action: 's3:PutObject', resource: objectsUnder(bucketId, 'scorer-state/') },
+        { action: 's3:ListBucket', resource: arnOf(bucketId) },
       ]),
     );
-    expect(s3Grants(stack.detectionLoop.scoreTick)).toHaveLength(3);
+    expect(s3Grants(stack.detectionLoop.scoreTick)).toHaveLength(4);
+    // Listing (so a missing key is a 404, not a 403) is limited to the prefixes it reads.
+    const listing = allStatements(synth.resources).filter(({ statement }) =>
+      asArray(statement.Action).includes('s3:ListBucket'),
+    );
+    expect(listing.map(({ statement }) => statement.Condition)).toEqual([
+      { StringLike: { 's3:prefix': ['ticks/*', 'scorer-state/*'] } },
+    ]);
     expect(s3Grants(stack.baselineJob.learnBaselines)).toEqual([]);
   });
 

@@ -107,4 +107,17 @@ describe('DynamoScorerStateStore', () => {
     expect(saved?.keys).toEqual(['error_ratio{order-api}']);
     expect(saved?.observations[0]).toBe(2);
   });
+
+  it('starts the series afresh when the state object has expired, and still commits conditionally', async () => {
+    const blobs = new MemoryBlobStore();
+    const store = new DynamoScorerStateStore(dynamo.client, dynamo.tables.scorerState, blobs, 'shard-2');
+    const model = new ScoringModel(testCatalog.signals, scorerSettings(testDetection), 16);
+    model.score(T0, [{ signalId: 'error_ratio', entity: 'order-api', value: 0.01 }]);
+    await store.commit(model.snapshot(), undefined);
+    const expired = new DynamoScorerStateStore(dynamo.client, dynamo.tables.scorerState, new MemoryBlobStore(), 'shard-2');
+    const saved = await expired.load();
+    expect(saved).toMatchObject({ lastTick: T0, keys: [] });
+    model.score(T0 + 60, [{ signalId: 'error_ratio', entity: 'order-api', value: 0.01 }]);
+    expect(await expired.commit(model.snapshot(), saved?.lastTick)).toBe('committed');
+  });
 });

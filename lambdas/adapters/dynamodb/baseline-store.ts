@@ -1,5 +1,5 @@
 // BaselineStore on DynamoDB: baselines are published in binary chunks under a version, then a pointer
-// item swings to it, so a scorer never sees half a publication. Old versions expire by TTL.
+// item swings to it, so a scorer never sees half a publication. Chunks expire by TTL after 30 days.
 
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BatchWriteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
@@ -10,7 +10,11 @@ import { decodeBaselines, encodeBaselines } from '../blob/codec';
 const POINTER = { pk: 'current', sk: 'current' };
 /** Items stay well under DynamoDB's 400 KB limit: a 5-minute profile is ~1.3 KB per series before gzip. */
 const SERIES_PER_CHUNK = 200;
-const KEEP_OLD_VERSIONS_SECONDS = 3 * 86_400;
+/**
+ * Every chunk expires this long after it was written. Long enough that a daily job failing for weeks (it is
+ * alarmed long before) never leaves the scorer without baselines; short enough to bound storage.
+ */
+const CHUNK_LIFETIME_SECONDS = 30 * 86_400;
 
 export class DynamoBaselineStore implements BaselineStore {
   private readonly doc: DynamoDBDocumentClient;
@@ -52,7 +56,7 @@ export class DynamoBaselineStore implements BaselineStore {
   }
 
   async publish(version: string, baselines: readonly SeriesBaseline[]): Promise<void> {
-    const expiresAt = Math.floor(this.now()) + KEEP_OLD_VERSIONS_SECONDS;
+    const expiresAt = Math.floor(this.now()) + CHUNK_LIFETIME_SECONDS;
     const items: Record<string, unknown>[] = [];
     for (let i = 0; i < baselines.length; i += SERIES_PER_CHUNK) {
       items.push({

@@ -5,7 +5,7 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ScorerStateSnapshot } from '../../core/cognition/scorer';
 import type { CommitOutcome, ScorerStateStore } from '../../core/ports';
-import type { BlobStore } from '../blob/blob-store';
+import { BlobNotFoundError, type BlobStore } from '../blob/blob-store';
 import { decodeScorerState, encodeScorerState } from '../blob/codec';
 
 export class DynamoScorerStateStore implements ScorerStateStore {
@@ -25,7 +25,14 @@ export class DynamoScorerStateStore implements ScorerStateStore {
       new GetCommand({ TableName: this.tableName, Key: { shard: this.shard }, ConsistentRead: true }),
     );
     if (!pointer.Item) return undefined;
-    return decodeScorerState(await this.blobs.get(pointer.Item.stateKey as string));
+    try {
+      return decodeScorerState(await this.blobs.get(pointer.Item.stateKey as string));
+    } catch (error) {
+      // The bucket expires state objects after a long stall; start the series afresh but keep the pointer's
+      // tick, so the next commit still moves the pointer conditionally.
+      if (error instanceof BlobNotFoundError) return emptyState(pointer.Item.lastTick as number);
+      throw error;
+    }
   }
 
   async commit(state: ScorerStateSnapshot, previousTick: number | undefined): Promise<CommitOutcome> {
@@ -50,4 +57,19 @@ export class DynamoScorerStateStore implements ScorerStateStore {
       throw error;
     }
   }
+}
+
+function emptyState(lastTick: number): ScorerStateSnapshot {
+  return {
+    lastTick,
+    keys: [],
+    level: new Float64Array(0),
+    ewMean: new Float64Array(0),
+    ewAbsDev: new Float64Array(0),
+    observations: new Uint32Array(0),
+    streak: new Uint8Array(0),
+    calm: new Uint8Array(0),
+    raised: new Uint8Array(0),
+    since: new Float64Array(0),
+  };
 }

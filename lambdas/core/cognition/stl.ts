@@ -2,16 +2,20 @@
 
 /**
  * STL splits a series into trend + seasonal + remainder. The daily baseline job runs it over every metric
- * series, so it is written to reproduce the reference `stl.f` numbers (the ones statsmodels' `STL` returns)
- * while avoiding that code's per-point overheads:
+ * series, so it reproduces the reference `stl.f` numbers (the ones statsmodels' `STL` returns, to ~1e-12 of
+ * the series' range) while avoiding that code's per-point overheads:
  *
- * - every LOESS fit is done in one pass over its neighbourhood, accumulating the weighted moments
- *   (sum w, sum w*d, sum w*d^2, sum w*y, sum w*d*y with d the offset from the evaluation point) instead of
- *   the reference's five passes; the resulting local-linear value is algebraically identical;
- * - tricube weights come from a table built once per bandwidth, so interior points (all sharing the same
- *   bandwidth) pay for a lookup, not for two cubes and a division;
- * - neighbourhoods slide exactly as `ess` slides them, and the `jump` options evaluate every `jump` points
- *   and interpolate in between, exactly as `ess` does (R's default jumps make the whole job ~100x cheaper).
+ * - every LOESS fit takes one pass over its neighbourhood, accumulating the weighted moments (sums of w,
+ *   w*d, w*d^2, w*y, w*d*y, d being the offset from the evaluation point), pairing the points at equal
+ *   distance on either side; the local-linear value then has a closed form with one division. The
+ *   reference makes five passes and normalises the weights: same value, up to rounding;
+ * - tricube weights come from tables per bandwidth (kept across fits, iterations and series), so a fit
+ *   reads weights instead of computing two cubes and a division per point;
+ * - the cycle-subseries smoother, thousands of tiny fits with identical neighbourhoods, works on all
+ *   subseries at once, placing each neighbourhood once;
+ * - neighbourhoods are placed exactly as `ess` places them, and the `jump` options evaluate every `jump`
+ *   points and interpolate in between exactly as `ess` does, down to its fit of the last point (R's default
+ *   jumps make the robust job ~100x cheaper than jump 1).
  */
 
 /** Invalid input or options; the message names the parameter and what is wrong with it. */

@@ -2,17 +2,10 @@
 
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from './config-error';
 import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema, type Topology } from './schema';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
+export { ConfigError };
 
 function formatPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(top level)';

@@ -115,6 +115,13 @@ export const metricSourceSchema = z
     if (source.flavor === 'mimir' && !source.tenant) {
       ctx.addIssue({ code: 'custom', path: ['tenant'], message: 'Mimir needs a tenant (sent as X-Scope-OrgID)' });
     }
+    if (source.timeoutMs * (source.retries + 1) > 30_000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['timeoutMs'],
+        message: `timeoutMs x (retries + 1) is ${source.timeoutMs * (source.retries + 1)} ms; keep it within 30000 ms so a tick's collection ends well inside the collector's 45 s timeout`,
+      });
+    }
     if (source.flavor === 'amp' && source.auth.type !== 'sigv4') {
       ctx.addIssue({
         code: 'custom',
