@@ -114,7 +114,12 @@ describe('DynamoScorerStateStore', () => {
     const model = new ScoringModel(testCatalog.signals, scorerSettings(testDetection), 16);
     model.score(T0, [{ signalId: 'error_ratio', entity: 'order-api', value: 0.01 }]);
     await store.commit(model.snapshot(), undefined);
-    const expired = new DynamoScorerStateStore(dynamo.client, dynamo.tables.scorerState, new MemoryBlobStore(), 'shard-2');
+    const expired = new DynamoScorerStateStore(
+      dynamo.client,
+      dynamo.tables.scorerState,
+      new MemoryBlobStore(),
+      'shard-2',
+    );
     const saved = await expired.load();
     expect(saved).toMatchObject({ lastTick: T0, keys: [] });
     model.score(T0 + 60, [{ signalId: 'error_ratio', entity: 'order-api', value: 0.01 }]);

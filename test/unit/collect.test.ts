@@ -1,5 +1,10 @@
 import { collectSignals, parseSeriesKey, seriesKey } from '../../lambdas/core/perception/collect';
-import type { InstantResult, InstantSample, MetricSource, RangeResult } from '../../lambdas/core/perception/metric-source';
+import type {
+  InstantResult,
+  InstantSample,
+  MetricSource,
+  RangeResult,
+} from '../../lambdas/core/perception/metric-source';
 import { fail, ok } from '../../lambdas/core/result';
 import { testCatalog } from '../support/catalog';
 
