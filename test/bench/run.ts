@@ -2,9 +2,10 @@
 
 import { formatBench } from './bench-line';
 import { benchScoring } from './scoring.bench';
+import { benchStl } from './stl.bench';
 
 async function main(): Promise<void> {
-  const lines = [...(await benchScoring())];
+  const lines = [...(await benchScoring()), ...(await benchStl())];
   process.stdout.write(`${formatBench(lines)}\n`);
 }
 

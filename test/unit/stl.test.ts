@@ -170,6 +170,56 @@ describe('stl matches the reference decompositions', () => {
   });
 });
 
+interface EdgeCase {
+  name: string;
+  y: number[];
+  period: number;
+  kwargs: Record<string, number | boolean>;
+  fit: { inner_iter?: number; outer_iter?: number };
+  trend: number[];
+  seasonal: number[];
+  resid: number[];
+  weights: number[];
+}
+
+describe('stl matches statsmodels on the option paths the references leave out', () => {
+  // Small series decomposed by statsmodels 0.13.5 (stl_edge_cases.json.gz): degree 0 smoothers, seasonal
+  // jumps, jumps past the series' end, trend windows longer than the series, seasonal windows longer than the
+  // number of cycles, custom iteration counts, a flat stretch, period 2 and a partial last cycle.
+  const cases: EdgeCase[] = JSON.parse(
+    gunzipSync(readFileSync(join(FIXTURES, 'stl_edge_cases.json.gz'))).toString('utf8'),
+  );
+  const camel: Record<string, keyof StlOptions> = {
+    seasonal: 'seasonal',
+    trend: 'trend',
+    low_pass: 'lowPass',
+    seasonal_deg: 'seasonalDeg',
+    trend_deg: 'trendDeg',
+    low_pass_deg: 'lowPassDeg',
+    seasonal_jump: 'seasonalJump',
+    trend_jump: 'trendJump',
+    low_pass_jump: 'lowPassJump',
+    robust: 'robust',
+  };
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const options: Record<string, unknown> = { period: c.period };
+    for (const [key, value] of Object.entries(c.kwargs)) options[camel[key]] = value;
+    if (c.fit.inner_iter !== undefined) options.innerIterations = c.fit.inner_iter;
+    if (c.fit.outer_iter !== undefined) options.outerIterations = c.fit.outer_iter;
+    const result = stl(c.y, options as unknown as StlOptions);
+    const y = Float64Array.from(c.y);
+    const range = rangeOf(y);
+    const diffs = {
+      trend: maxRelativeDiff(result.trend, Float64Array.from(c.trend), range),
+      seasonal: maxRelativeDiff(result.seasonal, Float64Array.from(c.seasonal), range),
+      resid: maxRelativeDiff(result.resid, Float64Array.from(c.resid), range),
+      weights: maxRelativeDiff(result.weights, Float64Array.from(c.weights), range),
+    };
+    expect(Object.entries(diffs).filter(([, diff]) => !(diff < TOLERANCE))).toEqual([]);
+  });
+});
+
 describe('stl on simple series', () => {
   it('splits trend + seasonal + resid back into the input and leaves the input untouched', () => {
     const y = Array.from({ length: 200 }, (_, i) => 5 + 0.1 * i + Math.sin((2 * Math.PI * i) / 12) + (i % 7) * 0.01);

@@ -85,7 +85,7 @@ function checkDeg(name: string, value: unknown): 0 | 1 {
   return value;
 }
 
-function checkPositiveInt(name: string, value: unknown, min: number): number {
+function checkIntAtLeast(name: string, value: unknown, min: number): number {
   if (!isInt(value) || value < min) {
     throw new StlInputError(`${name} must be an integer >= ${min} (got ${String(value)})`);
   }
@@ -132,12 +132,12 @@ export function resolveStlOptions(options: StlOptions): ResolvedStlOptions {
     seasonalDeg: checkDeg('seasonalDeg', options.seasonalDeg ?? 1),
     trendDeg: checkDeg('trendDeg', options.trendDeg ?? 1),
     lowPassDeg: checkDeg('lowPassDeg', options.lowPassDeg ?? 1),
-    seasonalJump: checkPositiveInt('seasonalJump', options.seasonalJump ?? 1, 1),
-    trendJump: checkPositiveInt('trendJump', options.trendJump ?? 1, 1),
-    lowPassJump: checkPositiveInt('lowPassJump', options.lowPassJump ?? 1, 1),
+    seasonalJump: checkIntAtLeast('seasonalJump', options.seasonalJump ?? 1, 1),
+    trendJump: checkIntAtLeast('trendJump', options.trendJump ?? 1, 1),
+    lowPassJump: checkIntAtLeast('lowPassJump', options.lowPassJump ?? 1, 1),
     robust,
-    innerIterations: checkPositiveInt('innerIterations', options.innerIterations ?? (robust ? 2 : 5), 1),
-    outerIterations: checkPositiveInt('outerIterations', options.outerIterations ?? (robust ? 15 : 0), 0),
+    innerIterations: checkIntAtLeast('innerIterations', options.innerIterations ?? (robust ? 2 : 5), 1),
+    outerIterations: checkIntAtLeast('outerIterations', options.outerIterations ?? (robust ? 15 : 0), 0),
   };
 }
 
