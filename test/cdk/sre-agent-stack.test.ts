@@ -8,7 +8,13 @@ import { aslPlaceholders } from '../../lib/asl-definition';
 import { TICK_DEFINITION_FILE } from '../../lib/detection-loop';
 import { type Resource, resourcesOfType, type Synthesized, synthesize } from './synth';
 
-type Statement = { Effect: string; Action?: string | string[]; NotAction?: unknown; Resource?: unknown; Condition?: unknown };
+type Statement = {
+  Effect: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: unknown;
+  Condition?: unknown;
+};
 type Grant = { action: string; resource: unknown };
 
 let dev: Synthesized;

@@ -1,14 +1,10 @@
 // PrometheusHttpSource against a real Prometheus, loaded with known samples through promtool's OpenMetrics backfill.
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PrometheusHttpSource } from '../../lambdas/adapters/prometheus/http-metric-source';
 import { metricSourceSchema } from '../../lambdas/core/config/schema';
 import type { MetricQueryError } from '../../lambdas/core/perception/metric-source';
 import type { Result } from '../../lambdas/core/result';
+import { type RunningPrometheus, startPrometheus } from '../support/prometheus-server';
 import { banner, installHint, requireBinary } from '../support/require-binary';
 
 const prometheusBin = requireBinary('prometheus');
@@ -50,18 +46,6 @@ function openMetrics(start: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
 function expectOk<T>(result: Result<T, MetricQueryError>): T {
   if (!result.ok) throw new Error(`expected success, got ${JSON.stringify(result.error)}`);
   return result.value;
@@ -84,68 +68,18 @@ if (!prometheusBin || !promtoolBin) {
     // Whole minutes in the recent past: promtool cuts 2 h blocks aligned to the epoch, so this spans one or two blocks.
     const start = Math.floor(Date.now() / 1000 / 60) * 60 - 2 * 3600;
     const sampleTime = (i: number) => start + i * STEP;
-    let workDir: string;
-    let prometheus: ChildProcess | undefined;
-    let log = '';
+    let server: RunningPrometheus | undefined;
     let metrics: PrometheusHttpSource;
 
     beforeAll(async () => {
-      workDir = mkdtempSync(join(tmpdir(), 'sre-agent-prometheus-'));
-      const dataFile = join(workDir, 'samples.om.txt');
-      const tsdbDir = join(workDir, 'tsdb');
-      const configFile = join(workDir, 'prometheus.yml');
-      writeFileSync(dataFile, openMetrics(start));
-      writeFileSync(configFile, 'global:\n  scrape_interval: 1m\nscrape_configs: []\n');
-      execFileSync(promtoolBin, ['tsdb', 'create-blocks-from', 'openmetrics', dataFile, tsdbDir], {
-        stdio: 'pipe',
-        timeout: 10_000,
-      });
-
-      const port = await freePort();
-      const child = spawn(
-        prometheusBin,
-        [
-          `--config.file=${configFile}`,
-          `--storage.tsdb.path=${tsdbDir}`,
-          '--storage.tsdb.retention.time=100y',
-          `--web.listen-address=127.0.0.1:${port}`,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      prometheus = child;
-      const keep = (chunk: Buffer) => {
-        log = (log + chunk.toString('utf8')).slice(-4000);
-      };
-      child.stdout?.on('data', keep);
-      child.stderr?.on('data', keep);
-
-      const base = `http://127.0.0.1:${port}`;
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`prometheus exited with ${child.exitCode}:\n${log}`);
-        if (Date.now() > deadline) throw new Error(`prometheus not ready within 10 s:\n${log}`);
-        const ready = await fetch(`${base}/-/ready`, { signal: AbortSignal.timeout(500) }).then(
-          (response) => response.status === 200,
-          () => false,
-        );
-        if (ready) break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      server = await startPrometheus(openMetrics(start), prometheusBin, promtoolBin);
       metrics = new PrometheusHttpSource(
-        metricSourceSchema.parse({ flavor: 'prometheus', url: base, timeoutMs: 5_000, retries: 0 }),
+        metricSourceSchema.parse({ flavor: 'prometheus', url: server.url, timeoutMs: 5_000, retries: 0 }),
       );
-    }, 20_000);
+    }, 30_000);
 
     afterAll(async () => {
-      const child = prometheus;
-      if (child && child.exitCode === null) {
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        await exited;
-        clearTimeout(timer);
-      }
-      if (workDir) rmSync(workDir, { recursive: true, force: true });
+      await server?.stop();
     });
 
     it('returns the exact backfilled values for an instant query at a sample time', async () => {
