@@ -35,6 +35,7 @@ export interface ReportIncident {
     readonly valueAtPeak: number | null;
     readonly expectedAtPeak: number | null;
     readonly hardLimitBreached: boolean;
+    readonly predictedBreachAt: string | null;
   }[];
 }
 
@@ -65,7 +66,7 @@ export function reportIncident(incident: Incident, graph: ServiceGraph): ReportI
     risk: null,
     plan: [],
     executed: [],
-    predictedBreachAt: null,
+    predictedBreachAt: incident.predictedBreachAt ?? null,
     status: incident.status,
     resolvedAt: incident.resolvedAt ?? null,
     signals: incident.signals.map((s) => ({
@@ -75,6 +76,7 @@ export function reportIncident(incident: Incident, graph: ServiceGraph): ReportI
       valueAtPeak: finite(s.valueAtPeak),
       expectedAtPeak: finite(s.expectedAtPeak),
       hardLimitBreached: s.hardLimitBreached,
+      predictedBreachAt: s.predictedBreachAt ?? null,
     })),
   };
 }
@@ -99,10 +101,12 @@ export function formatTimeline(report: ReplayReport): string {
       );
       for (const e of incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
     }
+    if (incident.predictedBreachAt) lines.push(`         hard limit predicted to be crossed at ${clock(incident.predictedBreachAt)}`);
     for (const s of incident.signals.slice(0, 6)) {
-      lines.push(
-        `         ${clock(s.firstAnomalousAt)}  ${s.series.padEnd(40)} peak ${fmt(s.valueAtPeak)} vs expected ${fmt(s.expectedAtPeak)}${s.hardLimitBreached ? '  (hard limit crossed)' : ''}`,
-      );
+      const detail = s.predictedBreachAt
+        ? `trend crosses its limit at ${clock(s.predictedBreachAt)} (value ${fmt(s.valueAtPeak)})`
+        : `peak ${fmt(s.valueAtPeak)} vs expected ${fmt(s.expectedAtPeak)}${s.hardLimitBreached ? '  (hard limit crossed)' : ''}`;
+      lines.push(`         ${clock(s.firstAnomalousAt)}  ${s.series.padEnd(40)} ${detail}`);
     }
     if (incident.signals.length > 6) lines.push(`         … and ${incident.signals.length - 6} more signals`);
     lines.push(

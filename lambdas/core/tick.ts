@@ -74,7 +74,7 @@ export class ScoringSession {
     }
 
     const open = await this.deps.incidents.listOpen();
-    const changes = correlate(time, score.raised, open, this.deps.graph, this.deps.detection);
+    const changes = correlate(time, score, open, this.deps.graph, this.deps.detection);
     const changedIncidents: Incident[] = [];
     for (const incident of changes.opened) {
       if ((await this.deps.incidents.create(incident)) === 'written') changedIncidents.push(incident);

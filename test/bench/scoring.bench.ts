@@ -81,7 +81,7 @@ export async function benchScoring(): Promise<BenchLine[]> {
     const tick = ticks[k % ticks.length];
     model.scoreAligned(tick.time + 480 * Math.floor(k / ticks.length), tick.values);
     k++;
-  }, 31);
+  }, 31, 70); // warm-up past the trend predictor's 60-point warm-up, so every series is forecast too
 
   // The whole tick: the source's JSON over loopback HTTP, parsed, mapped to series, scored.
   const body = JSON.stringify({

@@ -7,6 +7,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { MemoryBlobStore } from '../../lambdas/adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../../lambdas/adapters/blob/snapshot-store';
 import { DynamoScorerStateStore } from '../../lambdas/adapters/dynamodb/scorer-state-store';
+import { emptyScorerState } from '../../lambdas/core/cognition/scorer';
 import { WorkBucket } from '../../lib/work-bucket';
 
 class RecordingBlobStore extends MemoryBlobStore {
@@ -37,22 +38,7 @@ test('scorer state is written under the scorer-state prefix', async () => {
   documentClient.on(PutCommand).resolves({});
   const blobs = new RecordingBlobStore();
   const store = new DynamoScorerStateStore(new DynamoDBClient({}), 'scorer-state', blobs);
-  const empty = new Float64Array(0);
-  await store.commit(
-    {
-      lastTick: 1_760_000_000,
-      keys: [],
-      level: empty,
-      ewMean: empty,
-      ewAbsDev: empty,
-      observations: new Uint32Array(0),
-      streak: new Uint8Array(0),
-      calm: new Uint8Array(0),
-      raised: new Uint8Array(0),
-      since: empty,
-    },
-    undefined,
-  );
+  await store.commit(emptyScorerState(1_760_000_000), undefined);
   expect(blobs.keys).toHaveLength(1);
   expect(blobs.keys[0].startsWith(WorkBucket.SCORER_STATE_PREFIX)).toBe(true);
 });

@@ -24,20 +24,22 @@ afterAll(async () => {
 const firstIncident = () =>
   correlate(
     T0,
-    [
-      {
-        key: 'error_ratio{order-api}',
-        signalId: 'error_ratio',
-        entity: 'order-api',
-        value: 0.09,
-        expected: Number.NaN,
-        z: Number.NaN,
-        score: 1,
-        since: T0 - 120,
-        hardLimitBreached: true,
-        newlyRaised: true,
-      },
-    ],
+    {
+      raised: [
+        {
+          key: 'error_ratio{order-api}',
+          signalId: 'error_ratio',
+          entity: 'order-api',
+          value: 0.09,
+          expected: Number.NaN,
+          z: Number.NaN,
+          score: 1,
+          since: T0 - 120,
+          hardLimitBreached: true,
+          newlyRaised: true,
+        },
+      ],
+    },
     [],
     new ServiceGraph(testTopology),
     testDetection,

@@ -59,8 +59,16 @@ describe.each(specs)('replay of %s', (file) => {
       expect(mine).toHaveLength(1);
       const leadOrDelay = (Date.parse(mine[0].openedAt) - start) / MINUTE;
       // Slow burns (breachAt) are caught by the level drop long before the breach; fast faults within 5 minutes.
-      if (fault.breachAt) expect(Date.parse(mine[0].openedAt)).toBeLessThanOrEqual(Date.parse(fault.breachAt) - 60 * MINUTE);
-      else expect(leadOrDelay).toBeLessThanOrEqual(5);
+      if (fault.breachAt) {
+        // Early warning: at least an hour ahead (target two), and the predicted breach within 20 % of the lead.
+        const breach = Date.parse(fault.breachAt);
+        const opened = Date.parse(mine[0].openedAt);
+        expect(opened).toBeLessThanOrEqual(breach - 120 * MINUTE);
+        expect(mine[0].predictedBreachAt).not.toBeNull();
+        expect(Math.abs(Date.parse(mine[0].predictedBreachAt!) - breach)).toBeLessThanOrEqual(0.2 * (breach - opened));
+      } else {
+        expect(leadOrDelay).toBeLessThanOrEqual(5);
+      }
       expect(mine[0].rootCause?.service).toBe(fault.rootCause);
     }
   });

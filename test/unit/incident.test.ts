@@ -23,7 +23,7 @@ describe('correlate', () => {
   it('opens one incident for related services raised together', () => {
     const changes = correlate(
       T0,
-      [raised('api-gateway', 'error_ratio', T0 - 60), raised('order-api')],
+      { raised: [raised('api-gateway', 'error_ratio', T0 - 60), raised('order-api')] },
       [],
       graph,
       testDetection,
@@ -39,15 +39,21 @@ describe('correlate', () => {
   });
 
   it('opens separate incidents for unrelated services', () => {
-    const changes = correlate(T0, [raised('order-api'), raised('wallet-service')], [], graph, testDetection);
+    const changes = correlate(
+      T0,
+      { raised: [raised('order-api'), raised('wallet-service')] },
+      [],
+      graph,
+      testDetection,
+    );
     expect(changes.opened.map((i) => i.services)).toEqual([['order-api'], ['wallet-service']]);
   });
 
   it('updates an open incident instead of opening another', () => {
-    const first = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const first = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
     const next = correlate(
       T0 + 60,
-      [raised('order-api'), raised('api-gateway', 'latency_p99', T0)],
+      { raised: [raised('order-api'), raised('api-gateway', 'latency_p99', T0)] },
       [first],
       graph,
       testDetection,
@@ -58,28 +64,34 @@ describe('correlate', () => {
   });
 
   it('resolves an incident after the quiet period and never re-opens it', () => {
-    const first = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
-    const quiet = correlate(T0 + 14 * 60, [], [first], graph, testDetection);
+    const first = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
+    const quiet = correlate(T0 + 14 * 60, { raised: [] }, [first], graph, testDetection);
     expect(quiet.resolved).toHaveLength(0);
-    const resolved = correlate(T0 + 15 * 60, [], [first], graph, testDetection).resolved;
+    const resolved = correlate(T0 + 15 * 60, { raised: [] }, [first], graph, testDetection).resolved;
     expect(resolved).toHaveLength(1);
     expect(resolved[0]).toMatchObject({ status: 'resolved', resolvedAt: '2026-11-04T03:22:00Z', version: 2 });
-    const later = correlate(T0 + 60 * 60, [raised('order-api', 'error_ratio', T0 + 58 * 60)], [], graph, testDetection);
+    const later = correlate(
+      T0 + 60 * 60,
+      { raised: [raised('order-api', 'error_ratio', T0 + 58 * 60)] },
+      [],
+      graph,
+      testDetection,
+    );
     expect(later.opened[0].id).not.toBe(first.id);
   });
 
   it('gives the same id to the same incident: a duplicated tick cannot create two', () => {
-    const a = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
-    const b = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const a = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
+    const b = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
     expect(a.id).toBe(b.id);
     expect(a.id).toBe('inc-20261104T0307-order-api');
   });
 
   it('does not attach a related service once the correlation window has passed', () => {
-    const first: Incident = correlate(T0, [raised('order-api')], [], graph, testDetection).opened[0];
+    const first: Incident = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
     const later = correlate(
       T0 + 16 * 60,
-      [raised('api-gateway', 'latency_p99', T0 + 14 * 60)],
+      { raised: [raised('api-gateway', 'latency_p99', T0 + 14 * 60)] },
       [first],
       graph,
       testDetection,

@@ -72,6 +72,13 @@ export function decodeScorerState(body: Uint8Array): ScorerStateSnapshot {
     calm: arrays.calm as Uint8Array,
     raised: arrays.raised as Uint8Array,
     since: arrays.since as Float64Array,
+    holtLevel: arrays.holtLevel as Float64Array,
+    holtTrend: arrays.holtTrend as Float64Array,
+    holtVariance: arrays.holtVariance as Float64Array,
+    holtPoints: arrays.holtPoints as Uint32Array,
+    forecastStreak: arrays.forecastStreak as Uint8Array,
+    forecastCalm: arrays.forecastCalm as Uint8Array,
+    forecastSince: arrays.forecastSince as Float64Array,
   };
 }
 

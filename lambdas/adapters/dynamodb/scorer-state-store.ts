@@ -3,7 +3,7 @@
 
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ScorerStateSnapshot } from '../../core/cognition/scorer';
+import { emptyScorerState, type ScorerStateSnapshot } from '../../core/cognition/scorer';
 import type { CommitOutcome, ScorerStateStore } from '../../core/ports';
 import { BlobNotFoundError, type BlobStore } from '../blob/blob-store';
 import { decodeScorerState, encodeScorerState } from '../blob/codec';
@@ -30,7 +30,7 @@ export class DynamoScorerStateStore implements ScorerStateStore {
     } catch (error) {
       // The bucket expires state objects after a long stall; start the series afresh but keep the pointer's
       // tick, so the next commit still moves the pointer conditionally.
-      if (error instanceof BlobNotFoundError) return emptyState(pointer.Item.lastTick as number);
+      if (error instanceof BlobNotFoundError) return emptyScorerState(pointer.Item.lastTick as number);
       throw error;
     }
   }
@@ -57,19 +57,4 @@ export class DynamoScorerStateStore implements ScorerStateStore {
       throw error;
     }
   }
-}
-
-function emptyState(lastTick: number): ScorerStateSnapshot {
-  return {
-    lastTick,
-    keys: [],
-    level: new Float64Array(0),
-    ewMean: new Float64Array(0),
-    ewAbsDev: new Float64Array(0),
-    observations: new Uint32Array(0),
-    streak: new Uint8Array(0),
-    calm: new Uint8Array(0),
-    raised: new Uint8Array(0),
-    since: new Float64Array(0),
-  };
 }

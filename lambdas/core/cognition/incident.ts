@@ -2,7 +2,7 @@
 // update (never re-open) and which resolves after a quiet period. Pure: the store applies the changes.
 
 import type { ServiceGraph } from '../topology';
-import type { RaisedSeries } from './scorer';
+import type { ForecastBreach, RaisedSeries } from './scorer';
 
 export type IncidentStatus = 'open' | 'resolved';
 export type IncidentKind = 'anomaly' | 'forecast';
@@ -19,6 +19,9 @@ export interface IncidentSignal {
   readonly valueAtPeak: number;
   readonly expectedAtPeak: number;
   readonly hardLimitBreached: boolean;
+  /** For a forecast signal: when the trend predictor expects the hard limit to be crossed (latest estimate). */
+  readonly predictedBreachAt?: string;
+  readonly limit?: number;
 }
 
 export interface Incident {
@@ -30,6 +33,8 @@ export interface Incident {
   readonly updatedAt: string;
   readonly lastAnomalyAt: string;
   readonly resolvedAt?: string;
+  /** Earliest breach the trend predictor currently expects among the incident's forecast signals. */
+  readonly predictedBreachAt?: string;
   /** Services in order of onset. */
   readonly services: string[];
   readonly signals: IncidentSignal[];
@@ -63,16 +68,17 @@ export function incidentId(openedAtSeconds: number, firstService: string): strin
  */
 export function correlate(
   time: number,
-  raised: readonly RaisedSeries[],
+  detected: { readonly raised: readonly RaisedSeries[]; readonly forecasts?: readonly ForecastBreach[] },
   openIncidents: readonly Incident[],
   graph: ServiceGraph,
   settings: CorrelationSettings,
 ): IncidentChanges {
   const now = iso(time);
+  const raised: Member[] = [...detected.raised, ...(detected.forecasts ?? []).map(forecastMember)];
   const windowSeconds = settings.correlationWindowMinutes * 60;
   const working = new Map(openIncidents.filter((i) => i.status === 'open').map((i) => [i.id, toDraft(i)]));
   const touched = new Set<string>();
-  const unattached: RaisedSeries[] = [];
+  const unattached: Member[] = [];
 
   const bySeverity = [...raised].sort((a, b) => a.since - b.since || b.score - a.score);
   for (const series of bySeverity) {
@@ -96,7 +102,7 @@ export function correlate(
     const draft: Draft = {
       id: incidentId(time, first.entity),
       status: 'open',
-      kind: 'anomaly',
+      kind: group.every((member) => member.forecast) ? 'forecast' : 'anomaly',
       openedAt: now,
       updatedAt: now,
       lastAnomalyAt: now,
@@ -105,7 +111,7 @@ export function correlate(
       version: 0,
     };
     for (const series of group) addSignal(draft, series, now);
-    opened.push(fromDraft(draft, 1));
+    opened.push(fromDraft({ ...draft, predictedBreachAt: currentBreach(draft, now) }, 1));
   }
 
   const updated: Incident[] = [];
@@ -113,7 +119,7 @@ export function correlate(
   for (const draft of working.values()) {
     const original = openIncidents.find((i) => i.id === draft.id)!;
     if (touched.has(draft.id)) {
-      updated.push(fromDraft({ ...draft, updatedAt: now }, original.version + 1));
+      updated.push(fromDraft({ ...draft, updatedAt: now, predictedBreachAt: currentBreach(draft, now) }, original.version + 1));
     } else if (time - seconds(draft.lastAnomalyAt) >= settings.resolveAfterMinutes * 60) {
       resolved.push(fromDraft({ ...draft, status: 'resolved', updatedAt: now, resolvedAt: now }, original.version + 1));
     }
@@ -132,6 +138,33 @@ interface Draft {
   services: string[];
   signals: Map<string, IncidentSignal>;
   version: number;
+  predictedBreachAt?: string;
+}
+
+/** A raised series or a forecast breach, as the correlator groups them. */
+type Member = RaisedSeries & { readonly forecast?: { readonly predictedBreachAt: number; readonly limit: number } };
+
+const forecastMember = (f: ForecastBreach): Member => ({
+  key: `forecast:${f.key}`,
+  signalId: f.signalId,
+  entity: f.entity,
+  value: f.value,
+  expected: Number.NaN,
+  z: Number.NaN,
+  score: f.confidence,
+  since: f.since,
+  hardLimitBreached: false,
+  newlyRaised: f.newlyRaised,
+  forecast: { predictedBreachAt: f.predictedBreachAt, limit: f.limit },
+});
+
+/** The earliest breach among forecasts refreshed this tick; the previous estimate when none was. */
+function currentBreach(draft: Draft, now: string): string | undefined {
+  const fresh = [...draft.signals.values()]
+    .filter((s) => s.predictedBreachAt && s.lastRaisedAt === now)
+    .map((s) => s.predictedBreachAt!)
+    .sort();
+  return fresh[0] ?? draft.predictedBreachAt;
 }
 
 const toDraft = (incident: Incident): Draft => ({
@@ -147,7 +180,7 @@ const fromDraft = (draft: Draft, version: number): Incident => ({
   version,
 });
 
-function addSignal(draft: Draft, series: RaisedSeries, now: string): void {
+function addSignal(draft: Draft, series: Member, now: string): void {
   if (!draft.services.includes(series.entity)) draft.services.push(series.entity);
   draft.lastAnomalyAt = now;
   const previous = draft.signals.get(series.key);
@@ -164,12 +197,15 @@ function addSignal(draft: Draft, series: RaisedSeries, now: string): void {
     valueAtPeak: isPeak ? series.value : previous.valueAtPeak,
     expectedAtPeak: isPeak ? series.expected : previous.expectedAtPeak,
     hardLimitBreached: series.hardLimitBreached || (previous?.hardLimitBreached ?? false),
+    ...(series.forecast
+      ? { predictedBreachAt: iso(series.forecast.predictedBreachAt), limit: series.forecast.limit }
+      : {}),
   });
 }
 
 /** Groups series whose services are related, keeping each group in order of onset. */
-function groupRelated(series: readonly RaisedSeries[], graph: ServiceGraph): RaisedSeries[][] {
-  const groups: RaisedSeries[][] = [];
+function groupRelated(series: readonly Member[], graph: ServiceGraph): Member[][] {
+  const groups: Member[][] = [];
   for (const s of series) {
     const group = groups.find((g) => g.some((member) => graph.related(member.entity, s.entity)));
     if (group) group.push(s);

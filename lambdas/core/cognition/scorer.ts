@@ -8,6 +8,7 @@
 import type { DetectionConfig, Signal } from '../config/schema';
 import { parseSeriesKey } from '../perception/collect';
 import { HOURS_PER_DAY, SECONDS_PER_DAY, type SeriesBaseline } from './baseline';
+import { DEFAULT_HOLT, forecastBreach, type HoltState, HoltTables, holtUpdate } from './forecast';
 
 /** Direction codes: which side of the baseline is bad. */
 const UP = 1;
@@ -23,6 +24,12 @@ const WARMUP_POINTS = 30;
 const WARMUP_ALPHA = 0.05;
 /** EWMA of |deviation| estimates 0.8 sigma for normal data. */
 const ABS_DEV_TO_SIGMA = 1.25;
+/** Ticks in a row a breach must be forecast before it is raised: a short ramp is not a trend. */
+const FORECAST_PERSISTENCE = 10;
+/** Points of trend history before forecasts are trusted. */
+const FORECAST_WARMUP = 60;
+/** The forecast works in ticks; the loop runs one a minute. */
+const TICK_SECONDS = 60;
 
 export interface ScorerSettings {
   readonly threshold: number;
@@ -55,6 +62,23 @@ export interface RaisedSeries {
   readonly newlyRaised: boolean;
 }
 
+/** A hard limit the trend predictor expects to be crossed within its horizon. */
+export interface ForecastBreach {
+  readonly key: string;
+  readonly signalId: string;
+  readonly entity: string;
+  readonly value: number;
+  readonly limit: number;
+  readonly side: 'above' | 'below';
+  /** Epoch seconds at which the point forecast crosses the limit. */
+  readonly predictedBreachAt: number;
+  /** Probability that the value is past the limit then (normal approximation). */
+  readonly confidence: number;
+  /** Epoch seconds of the first tick of the current run of breach forecasts. */
+  readonly since: number;
+  readonly newlyRaised: boolean;
+}
+
 export interface TickScore {
   readonly time: number;
   readonly scored: number;
@@ -62,6 +86,8 @@ export interface TickScore {
   readonly anomalous: number;
   readonly raised: RaisedSeries[];
   readonly cleared: string[];
+  /** Series whose trend is forecast to cross a hard limit within the horizon. */
+  readonly forecasts: ForecastBreach[];
 }
 
 /** Serializable scorer state: what must survive from one tick to the next. */
@@ -76,6 +102,38 @@ export interface ScorerStateSnapshot {
   readonly calm: Uint8Array;
   readonly raised: Uint8Array;
   readonly since: Float64Array;
+  readonly holtLevel: Float64Array;
+  readonly holtTrend: Float64Array;
+  readonly holtVariance: Float64Array;
+  readonly holtPoints: Uint32Array;
+  readonly forecastStreak: Uint8Array;
+  readonly forecastCalm: Uint8Array;
+  readonly forecastSince: Float64Array;
+}
+
+/** A state with no series, at `lastTick`: what a scorer restarts from when its saved state is gone. */
+export function emptyScorerState(lastTick: number): ScorerStateSnapshot {
+  const f64 = () => new Float64Array(0);
+  const u8 = () => new Uint8Array(0);
+  return {
+    lastTick,
+    keys: [],
+    level: f64(),
+    ewMean: f64(),
+    ewAbsDev: f64(),
+    observations: new Uint32Array(0),
+    streak: u8(),
+    calm: u8(),
+    raised: u8(),
+    since: f64(),
+    holtLevel: f64(),
+    holtTrend: f64(),
+    holtVariance: f64(),
+    holtPoints: new Uint32Array(0),
+    forecastStreak: u8(),
+    forecastCalm: u8(),
+    forecastSince: f64(),
+  };
 }
 
 export const anomalyScore = (z: number, threshold: number): number => {
@@ -108,6 +166,17 @@ export class ScoringModel {
   private calm: Uint8Array;
   private raised: Uint8Array;
   private since: Float64Array;
+  // Trend predictor state, for series with a hard limit.
+  private hasLimit: Uint8Array;
+  private seasonalSwing: Float32Array;
+  private holtLevel: Float64Array;
+  private holtTrend: Float64Array;
+  private holtVariance: Float64Array;
+  private holtPoints: Uint32Array;
+  private forecastStreak: Uint8Array;
+  private forecastCalm: Uint8Array;
+  private forecastSince: Float64Array;
+  private readonly holt = new HoltTables(DEFAULT_HOLT);
   private lastTick = Number.NEGATIVE_INFINITY;
   // Per-tick outputs.
   private z: Float64Array;
@@ -138,6 +207,15 @@ export class ScoringModel {
     this.calm = new Uint8Array(c);
     this.raised = new Uint8Array(c);
     this.since = new Float64Array(c);
+    this.hasLimit = new Uint8Array(c);
+    this.seasonalSwing = new Float32Array(c);
+    this.holtLevel = new Float64Array(c);
+    this.holtTrend = new Float64Array(c);
+    this.holtVariance = new Float64Array(c);
+    this.holtPoints = new Uint32Array(c);
+    this.forecastStreak = new Uint8Array(c);
+    this.forecastCalm = new Uint8Array(c);
+    this.forecastSince = new Float64Array(c);
     this.z = new Float64Array(c);
     this.expected = new Float64Array(c);
   }
@@ -170,6 +248,7 @@ export class ScoringModel {
     const limit = signal.limits[entity] ?? signal.hardLimit;
     this.limitAbove[i] = limit?.above ?? Number.NaN;
     this.limitBelow[i] = limit?.below ?? Number.NaN;
+    this.hasLimit[i] = limit ? 1 : 0;
     this.level[i] = Number.NaN;
     return i;
   }
@@ -184,7 +263,12 @@ export class ScoringModel {
       );
     }
     const c = this.capacity;
-    for (let s = 0; s < this.slots; s++) this.seasonal[s * c + i] = baseline.seasonal[s];
+    let swing = 0;
+    for (let s = 0; s < this.slots; s++) {
+      this.seasonal[s * c + i] = baseline.seasonal[s];
+      swing = Math.max(swing, Math.abs(baseline.seasonal[s]));
+    }
+    this.seasonalSwing[i] = swing;
     for (let h = 0; h < HOURS_PER_DAY; h++) this.scale[h * c + i] = baseline.scale[h];
     if (!this.hasBaseline[i] || Number.isNaN(this.level[i])) this.level[i] = baseline.level;
     this.hasBaseline[i] = 1;
@@ -286,7 +370,77 @@ export class ScoringModel {
       anomalous: anomalousCount,
       raised: raisedNow.map((i) => this.describe(i, values[i], newlySet.has(i))),
       cleared: cleared.map((i) => this.keys[i]),
+      forecasts: this.forecast(time, values, seasonalRow),
     };
+  }
+
+  /**
+   * The trend predictor, for series with a hard limit: a damped Holt model on the deseasonalised values,
+   * and a breach raised after FORECAST_PERSISTENCE ticks in a row of forecasts that cross the limit.
+   */
+  private forecast(time: number, values: Float64Array, seasonalRow: number): ForecastBreach[] {
+    const n = this.count;
+    const c = this.capacity;
+    const { clearTicks } = this.settings;
+    const slotSeconds = this.settings.slotMinutes * 60;
+    const out: ForecastBreach[] = [];
+    const state: HoltState = { level: 0, trend: 0, errorVariance: 0, points: 0 };
+    for (let i = 0; i < n; i++) {
+      if (!this.hasLimit[i]) continue;
+      const x = values[i];
+      if (Number.isNaN(x)) continue;
+      const offset = this.hasBaseline[i] ? this.seasonal[seasonalRow + i] : 0;
+      state.level = this.holtLevel[i];
+      state.trend = this.holtTrend[i];
+      state.errorVariance = this.holtVariance[i];
+      state.points = this.holtPoints[i];
+      holtUpdate(state, x - offset, this.holt.settings);
+      this.holtLevel[i] = state.level;
+      this.holtTrend[i] = state.trend;
+      this.holtVariance[i] = state.errorVariance;
+      this.holtPoints[i] = state.points;
+      if (state.points < FORECAST_WARMUP) continue;
+
+      const seasonalAt = this.hasBaseline[i]
+        ? (steps: number) => {
+            const slot = Math.floor(((time + steps * TICK_SECONDS) % SECONDS_PER_DAY) / slotSeconds) % this.slots;
+            return this.seasonal[slot * c + i];
+          }
+        : () => 0;
+      let breach: (ReturnType<typeof forecastBreach> & { limit: number; side: 'above' | 'below' }) | undefined;
+      for (const side of ['above', 'below'] as const) {
+        const limit = side === 'above' ? this.limitAbove[i] : this.limitBelow[i];
+        if (Number.isNaN(limit)) continue;
+        // Already past the limit: that is the anomaly detector's business, not a forecast.
+        if (side === 'above' ? x > limit : x < limit) continue;
+        const found = forecastBreach(state, limit, side, this.holt, seasonalAt, this.seasonalSwing[i]);
+        if (found && (!breach || found.steps < breach.steps)) breach = { ...found, limit, side };
+      }
+      if (breach) {
+        this.forecastCalm[i] = 0;
+        if (this.forecastStreak[i] === 0) this.forecastSince[i] = time;
+        if (this.forecastStreak[i] < 255) this.forecastStreak[i]++;
+        if (this.forecastStreak[i] >= FORECAST_PERSISTENCE) {
+          const { signalId, entity } = parseSeriesKey(this.keys[i]);
+          out.push({
+            key: this.keys[i],
+            signalId,
+            entity,
+            value: x,
+            limit: breach.limit,
+            side: breach.side,
+            predictedBreachAt: time + breach.steps * TICK_SECONDS,
+            confidence: breach.confidence,
+            since: this.forecastSince[i],
+            newlyRaised: this.forecastStreak[i] === FORECAST_PERSISTENCE,
+          });
+        }
+      } else if (this.forecastStreak[i] > 0 && ++this.forecastCalm[i] >= clearTicks) {
+        this.forecastStreak[i] = 0;
+        this.forecastCalm[i] = 0;
+      }
+    }
+    return out;
   }
 
   /** Scores points named by key (the collector's output); unknown signals are ignored. */
@@ -333,6 +487,13 @@ export class ScoringModel {
       calm: this.calm.slice(0, n),
       raised: this.raised.slice(0, n),
       since: this.since.slice(0, n),
+      holtLevel: this.holtLevel.slice(0, n),
+      holtTrend: this.holtTrend.slice(0, n),
+      holtVariance: this.holtVariance.slice(0, n),
+      holtPoints: this.holtPoints.slice(0, n),
+      forecastStreak: this.forecastStreak.slice(0, n),
+      forecastCalm: this.forecastCalm.slice(0, n),
+      forecastSince: this.forecastSince.slice(0, n),
     };
   }
 
@@ -349,6 +510,13 @@ export class ScoringModel {
       this.calm[i] = state.calm[j];
       this.raised[i] = state.raised[j];
       this.since[i] = state.since[j];
+      this.holtLevel[i] = state.holtLevel[j];
+      this.holtTrend[i] = state.holtTrend[j];
+      this.holtVariance[i] = state.holtVariance[j];
+      this.holtPoints[i] = state.holtPoints[j];
+      this.forecastStreak[i] = state.forecastStreak[j];
+      this.forecastCalm[i] = state.forecastCalm[j];
+      this.forecastSince[i] = state.forecastSince[j];
     });
     this.lastTick = state.lastTick;
   }
@@ -376,6 +544,15 @@ export class ScoringModel {
     this.calm = copy(this.calm, (n) => new Uint8Array(n));
     this.raised = copy(this.raised, (n) => new Uint8Array(n));
     this.since = copy(this.since, (n) => new Float64Array(n));
+    this.hasLimit = copy(this.hasLimit, (n) => new Uint8Array(n));
+    this.seasonalSwing = copy(this.seasonalSwing, (n) => new Float32Array(n));
+    this.holtLevel = copy(this.holtLevel, (n) => new Float64Array(n));
+    this.holtTrend = copy(this.holtTrend, (n) => new Float64Array(n));
+    this.holtVariance = copy(this.holtVariance, (n) => new Float64Array(n));
+    this.holtPoints = copy(this.holtPoints, (n) => new Uint32Array(n));
+    this.forecastStreak = copy(this.forecastStreak, (n) => new Uint8Array(n));
+    this.forecastCalm = copy(this.forecastCalm, (n) => new Uint8Array(n));
+    this.forecastSince = copy(this.forecastSince, (n) => new Float64Array(n));
     this.z = new Float64Array(capacity);
     this.expected = new Float64Array(capacity);
     const relayout = (from: Float32Array, rows: number) => {
