@@ -101,7 +101,8 @@ export function formatTimeline(report: ReplayReport): string {
       );
       for (const e of incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
     }
-    if (incident.predictedBreachAt) lines.push(`         hard limit predicted to be crossed at ${clock(incident.predictedBreachAt)}`);
+    if (incident.predictedBreachAt)
+      lines.push(`         hard limit predicted to be crossed at ${clock(incident.predictedBreachAt)}`);
     for (const s of incident.signals.slice(0, 6)) {
       const detail = s.predictedBreachAt
         ? `trend crosses its limit at ${clock(s.predictedBreachAt)} (value ${fmt(s.valueAtPeak)})`
@@ -117,12 +118,13 @@ export function formatTimeline(report: ReplayReport): string {
   }
   lines.push('');
   lines.push(
-    `Alerts: ${report.alerts.raw} raw alerts delivered by the scenario's Alertmanager; ${report.alerts.notified} notifications from the agent.`,
+    `Alerts: ${plural(report.alerts.raw, 'raw alert')} delivered by the scenario's Alertmanager; ${plural(report.alerts.notified, 'notification')} from the agent.`,
   );
   if (report.failedTicks > 0) lines.push(`Failed ticks (sent to the dead-letter queue): ${report.failedTicks}`);
   if (report.collectionErrors > 0) lines.push(`Signal collection errors: ${report.collectionErrors}`);
   return lines.join('\n');
 }
 
+const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const clock = (iso: string): string => `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
 const fmt = (x: number | null): string => (x === null ? 'n/a' : Number(x.toPrecision(3)).toString());
