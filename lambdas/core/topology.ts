@@ -25,6 +25,11 @@ export class ServiceGraph {
     return [...this.services.values()].filter((s) => s.dependsOn.includes(name)).map((s) => s.name);
   }
 
+  /** True when `caller` depends on `dependency`, directly or through others. */
+  dependsOnTransitively(caller: string, dependency: string): boolean {
+    return this.downstream.get(caller)?.has(dependency) ?? false;
+  }
+
   /** True when one service depends on the other, directly or through others: a fault can travel between them. */
   related(a: string, b: string): boolean {
     if (a === b) return true;
