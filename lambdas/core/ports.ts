@@ -24,6 +24,34 @@ export interface BaselineStore {
   publish(version: string, baselines: readonly SeriesBaseline[]): Promise<void>;
 }
 
+/** A shard of a version whose baselines are all written. */
+export interface CompletedShard {
+  readonly shardId: string;
+  /** Baselines the shard wrote. */
+  readonly series: number;
+}
+
+export type PublishOutcome = 'published' | 'superseded';
+
+/**
+ * Publication in parts, for the sharded daily job: each shard writes its own part of a version, and one last
+ * step makes the version current. Until then the scorer keeps reading the previous version.
+ */
+export interface BaselinePublisher {
+  /**
+   * Writes one shard's baselines under `version`, then marks the shard complete. Writing the same shard again
+   * (a retry) replaces its part; a shard that stopped halfway is never read.
+   */
+  writeShard(version: string, shardId: string, baselines: readonly SeriesBaseline[]): Promise<void>;
+  /** The shards of `version` marked complete. */
+  completedShards(version: string): Promise<CompletedShard[]>;
+  /**
+   * Makes `version` current, unless the current version was learned from later history ('superseded': a
+   * delayed run never moves the scorer back to older baselines).
+   */
+  publishVersion(version: string, trainedUntil: number): Promise<PublishOutcome>;
+}
+
 export type CommitOutcome = 'committed' | 'superseded';
 
 export interface ScorerStateStore {

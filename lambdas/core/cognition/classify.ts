@@ -74,7 +74,9 @@ export function classifyFault(
   if (deploy) {
     const at = new Date(deploy.time).toISOString().slice(11, 16);
     const versions = deploy.version ? ` (${deploy.previousVersion ?? '?'} -> ${deploy.version})` : '';
-    evidence.push(`${service} was deployed at ${at}${versions}, ${Math.round((onset - deploy.time) / 60_000)} min before the onset`);
+    evidence.push(
+      `${service} was deployed at ${at}${versions}, ${Math.round((onset - deploy.time) / 60_000)} min before the onset`,
+    );
     if (has('error_ratio', 'up') || has('latency_p99', 'up')) {
       return found('bad-deploy', 'errors or latency rose right after the deploy');
     }
@@ -85,6 +87,7 @@ export function classifyFault(
   if (has('request_rate', 'up')) {
     return found('traffic-surge', `requests to ${service} are far above their usual level for this time of day`);
   }
-  if (has('error_ratio', 'up')) return found('dependency-outage', `${service} is failing requests without a recent change`);
+  if (has('error_ratio', 'up'))
+    return found('dependency-outage', `${service} is failing requests without a recent change`);
   return found('unknown', 'no rule matched the evidence');
 }

@@ -119,7 +119,9 @@ export function correlate(
   for (const draft of working.values()) {
     const original = openIncidents.find((i) => i.id === draft.id)!;
     if (touched.has(draft.id)) {
-      updated.push(fromDraft({ ...draft, updatedAt: now, predictedBreachAt: currentBreach(draft, now) }, original.version + 1));
+      updated.push(
+        fromDraft({ ...draft, updatedAt: now, predictedBreachAt: currentBreach(draft, now) }, original.version + 1),
+      );
     } else if (time - seconds(draft.lastAnomalyAt) >= settings.resolveAfterMinutes * 60) {
       resolved.push(fromDraft({ ...draft, status: 'resolved', updatedAt: now, resolvedAt: now }, original.version + 1));
     }

@@ -1,5 +1,6 @@
 // The daily baseline job: fetch each signal's history and learn a baseline per series. One signal's
-// failure is reported and the others are still learned.
+// failure is reported and the others are still learned. The sharded job (baseline-shards.ts) learns the same
+// window with the same chunked fetch, one shard of series at a time.
 
 import type { DetectionConfig, SignalCatalog } from '../config/schema';
 import { seriesKey } from '../perception/collect';
@@ -24,8 +25,7 @@ export async function learnBaselines(
   stepSeconds = 60,
   historyDays = detection.historyDays,
 ): Promise<LearnOutcome> {
-  const end = Math.floor(until / stepSeconds) * stepSeconds - stepSeconds;
-  const start = end - historyDays * 86_400 + stepSeconds;
+  const { start, end } = historyWindow(until, stepSeconds, historyDays);
   const baselines: SeriesBaseline[] = [];
   const errors: LearnOutcome['errors'] = [];
   const skipped: string[] = [];
@@ -48,7 +48,17 @@ export async function learnBaselines(
   return { baselines, errors, skipped };
 }
 
-async function fetchHistory(
+/**
+ * The history a job at `until` learns from: `historyDays` of whole steps ending one step before `until`, so the
+ * minute still being scraped is left out. Every shard of a run computes the same window from the same `until`.
+ */
+export function historyWindow(until: number, stepSeconds: number, historyDays: number): { start: number; end: number } {
+  const end = Math.floor(until / stepSeconds) * stepSeconds - stepSeconds;
+  return { start: end - historyDays * 86_400 + stepSeconds, end };
+}
+
+/** One query's history over [from, to], fetched in chunks Prometheus accepts and joined per entity. */
+export async function fetchHistory(
   metricSource: MetricSource,
   query: string,
   entityLabel: string,

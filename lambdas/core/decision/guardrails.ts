@@ -14,7 +14,11 @@ export interface DenyRule {
 
 /** A deny-list that holds in every environment: the matching engine's core pods are never touched by automation. */
 export const DEFAULT_DENY_LIST: readonly DenyRule[] = [
-  { service: 'matching-engine', action: 'restart-pod', reason: 'matching-engine core pods are never restarted by automation' },
+  {
+    service: 'matching-engine',
+    action: 'restart-pod',
+    reason: 'matching-engine core pods are never restarted by automation',
+  },
   {
     service: 'matching-engine',
     action: 'rollout-restart',
@@ -83,11 +87,21 @@ export function checkGuardrails(plan: readonly PlannedAction[], context: Guardra
       continue;
     }
     if (!isCatalogAction(step.action)) {
-      refused.push({ action: step.action, target, rule: 'not-in-catalog', detail: `"${step.action}" is not a catalog action` });
+      refused.push({
+        action: step.action,
+        target,
+        rule: 'not-in-catalog',
+        detail: `"${step.action}" is not a catalog action`,
+      });
       continue;
     }
     if (criticality === undefined) {
-      refused.push({ action: step.action, target, rule: 'unknown-service', detail: `${step.service} is not in the topology` });
+      refused.push({
+        action: step.action,
+        target,
+        rule: 'unknown-service',
+        detail: `${step.service} is not in the topology`,
+      });
       continue;
     }
     const denied = context.denyList.find(
