@@ -49,9 +49,11 @@ export class LocalStateMachine {
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   }
 
-  async run(input: unknown): Promise<unknown> {
+  /** Runs one execution; `context` stands in for the parts of the Context Object the ASL reads. */
+  async run(input: unknown, context?: Record<string, unknown>): Promise<unknown> {
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: this.handlers as never },
+      ...(context ? { context } : {}),
     });
     return execution.result;
   }

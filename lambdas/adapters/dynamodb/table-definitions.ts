@@ -18,4 +18,6 @@ export const TABLES = {
   baselines: { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'expiresAt' },
   /** One pointer per scorer shard: the last committed tick and where its state lies. */
   scorerState: { partitionKey: 'shard' },
+  /** Recent operations per resource, for the rate limit (3 per resource per hour); optimistic-lock updates. */
+  actionLedger: { partitionKey: 'resource', timeToLive: 'expiresAt' },
 } as const satisfies Record<string, TableDefinition>;
