@@ -1,26 +1,45 @@
-// The agent wired for one process: dynalite for DynamoDB, memory for S3, the real tick ASL executed by
-// aws-local-stepfunctions, and whatever MetricSource the caller brings (a scenario or a live Prometheus).
+// The agent wired for one process: dynalite for DynamoDB, memory for S3, the real tick and incident ASL
+// executed by aws-local-stepfunctions, a simulated cluster and simulated approvers, and whatever
+// MetricSource the caller brings (a scenario or a live Prometheus).
 
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
+import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
 import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
+import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
+import { remediate, verifyRecovery } from '../core/action/remediate';
+import type { DeployRecord } from '../core/cognition/classify';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
 import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
+import { DEFAULT_DENY_LIST, type DenyRule } from '../core/decision/guardrails';
+import type { IncidentCase } from '../core/decision/incident-case';
+import { type CaseInput, decideStep } from '../core/decision/steps';
+import type { Tier } from '../core/decision/types';
 import type { MetricSource } from '../core/perception/metric-source';
 import { type CollectSummary, collectMetricsStep, type ScoreInput, scoreStep, type TickInput } from '../core/pipeline';
 import { ScoringSession, type TickOutcome } from '../core/tick';
 import { ServiceGraph } from '../core/topology';
 import { type LocalDynamo, startLocalDynamo } from './local-dynamodb';
 import { asLambdaInvoke, LocalStateMachine, loadDefinition } from './local-state-machine';
+import { RecordingNotifier } from './recording-notifier';
+import { type ApproverMode, simulatedApproval } from './simulated-approvers';
+import { SimulatedCluster } from './simulated-cluster';
 
 export interface LocalAgentOptions {
   readonly source: MetricSource;
   readonly catalog: SignalCatalog;
   readonly topology: Topology;
   readonly detection: DetectionConfig;
+  /** Deploy events the diagnosis may correlate with (a scenario's deploys.jsonl). */
+  readonly deploys?: readonly DeployRecord[];
+  /** How the simulated approvers answer approval requests (default approve). */
+  readonly approvers?: ApproverMode;
+  readonly denyList?: readonly DenyRule[];
+  /** Simulated time (epoch ms) for the rate limit and snapshots; wall clock by default. */
+  readonly clock?: () => number;
 }
 
 /** The tick workflow's answer, as `TickComplete` or `TickFailed` leave it. */
@@ -30,10 +49,27 @@ export interface LocalTickResult {
 }
 
 const LOCAL_ARN = (name: string) => `arn:aws:lambda:us-east-1:000000000000:function:sre-agent-local-${name}`;
+const NOTICES = [
+  'NotifyOutcome',
+  'DiagnosisOnlyReport',
+  'Page',
+  'RecordRejection',
+  'Escalate',
+  'NotifyFailure',
+] as const;
+
+type Handler = (input: unknown) => Promise<unknown>;
 
 export class LocalAgent {
   readonly deadLetters: unknown[] = [];
+  readonly startedWorkflows = new Set<string>();
+  /** Incident workflows that ended in their Fail state, with the error. */
+  readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[] = [];
+  /** Task states the incident workflows ran, in order: the path each took. */
+  readonly workflowTrace: string[] = [];
   private lastOutcome?: TickOutcome;
+  private tickMachine?: LocalStateMachine;
+  private incidentMachine?: LocalStateMachine;
 
   private constructor(
     private readonly options: LocalAgentOptions,
@@ -41,50 +77,144 @@ export class LocalAgent {
     readonly blobs: MemoryBlobStore,
     readonly incidents: DynamoIncidentStore,
     private readonly baselines: DynamoBaselineStore,
-    private readonly tickMachine: LocalStateMachine,
+    readonly decisions: DynamoDecisionStore,
+    readonly cluster: SimulatedCluster,
+    readonly notifier: RecordingNotifier,
   ) {}
 
   static async start(options: LocalAgentOptions): Promise<LocalAgent> {
     const dynamo = await startLocalDynamo();
-    const blobs = new MemoryBlobStore();
-    const incidents = new DynamoIncidentStore(dynamo.client, dynamo.tables.incidents);
-    const baselines = new DynamoBaselineStore(dynamo.client, dynamo.tables.baselines);
-    const state = new DynamoScorerStateStore(dynamo.client, dynamo.tables.scorerState, blobs);
+    const clock = options.clock ?? (() => Date.now());
+    const agent = new LocalAgent(
+      options,
+      dynamo,
+      new MemoryBlobStore(),
+      new DynamoIncidentStore(dynamo.client, dynamo.tables.incidents),
+      new DynamoBaselineStore(dynamo.client, dynamo.tables.baselines),
+      new DynamoDecisionStore(dynamo.client, dynamo.tables.incidents),
+      new SimulatedCluster(options.topology, clock),
+      new RecordingNotifier(),
+    );
+    agent.tickMachine = agent.buildTickMachine();
+    agent.incidentMachine = agent.buildIncidentMachine(clock);
+    return agent;
+  }
+
+  private buildTickMachine(): LocalStateMachine {
+    const { options, blobs, incidents, baselines, dynamo } = this;
     const session = new ScoringSession(
       {
         catalog: options.catalog,
         detection: options.detection,
         graph: new ServiceGraph(options.topology),
         baselines,
-        state,
+        state: new DynamoScorerStateStore(dynamo.client, dynamo.tables.scorerState, blobs),
         incidents,
       },
       scorerSettings(options.detection),
     );
     const snapshots = new BlobSnapshotStore(blobs, 'metrics');
-    let agent: LocalAgent | undefined;
     const definition = loadDefinition('tick.asl.json', {
       CollectMetricsFunctionArn: LOCAL_ARN('collect-metrics'),
       ScoreTickFunctionArn: LOCAL_ARN('score-tick'),
       FailedTicksQueueUrl: 'https://sqs.us-east-1.amazonaws.com/000000000000/sre-agent-local-failed-ticks',
+      IncidentStateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:sre-agent-local-incident',
     });
-    const machine = new LocalStateMachine(definition, {
+    return new LocalStateMachine(definition, {
       CollectMetrics: asLambdaInvoke(
         (input: TickInput): Promise<CollectSummary> =>
           collectMetricsStep(input, { source: options.source, catalog: options.catalog, snapshots }),
       ),
       ScoreAndCorrelate: asLambdaInvoke(async (input: ScoreInput) => {
         const { summary, outcome } = await scoreStep(input, { session, snapshots });
-        if (agent) agent.lastOutcome = outcome;
+        this.lastOutcome = outcome;
         return summary;
       }),
+      StartIncidentWorkflow: async (input) => {
+        // Step Functions refuses a second execution with the same name; the local runtime does the same.
+        const { Name } = input as { Name: string };
+        if (this.startedWorkflows.has(Name)) {
+          throw Object.assign(new Error(`Execution Already Exists: '${Name}'`), {
+            name: 'StepFunctions.ExecutionAlreadyExistsException',
+          });
+        }
+        this.startedWorkflows.add(Name);
+        await this.runIncidentWorkflow(Name);
+        return { ExecutionArn: `arn:aws:states:us-east-1:000000000000:execution:sre-agent-local-incident:${Name}` };
+      },
       SendToDeadLetterQueue: async (input) => {
-        agent?.deadLetters.push((input as { MessageBody: unknown }).MessageBody);
-        return { MessageId: `local-${agent?.deadLetters.length ?? 0}` };
+        this.deadLetters.push((input as { MessageBody: unknown }).MessageBody);
+        return { MessageId: `local-${this.deadLetters.length}` };
       },
     });
-    agent = new LocalAgent(options, dynamo, blobs, incidents, baselines, machine);
-    return agent;
+  }
+
+  private buildIncidentMachine(clock: () => number): LocalStateMachine {
+    const { options, dynamo, incidents, decisions, cluster, notifier } = this;
+    const graph = new ServiceGraph(options.topology);
+    const denyList = options.denyList ?? DEFAULT_DENY_LIST;
+    const deploys = options.deploys ?? [];
+    const decideDeps = {
+      graph,
+      incidents,
+      decisions,
+      denyList,
+      deploysFor: async (service: string, fromMs: number, toMs: number) =>
+        deploys.filter((d) => d.service === service && d.time >= fromMs && d.time <= toMs + 5 * 60_000),
+      changeFreezeAt: () => false,
+    };
+    const remediateDeps = {
+      graph,
+      denyList,
+      cluster,
+      ledger: new DynamoActionLedger(dynamo.client, dynamo.tables.actionLedger),
+      dryRun: true,
+      now: clock,
+    };
+    const decide = (step: string) =>
+      asLambdaInvoke((payload: { case: CaseInput }) => decideStep(step, payload.case, decideDeps));
+    // `.waitForTaskToken`: the state's result is what SendTaskSuccess sends, not the Lambda's answer.
+    const approve: Handler = async (input) => {
+      const { Payload } = input as { Payload: { decisionId: string; tier: Tier } };
+      const at = new Date(clock()).toISOString();
+      notifier.approvalRequested(Payload.decisionId, at);
+      return simulatedApproval(options.approvers ?? 'approve', Payload, at);
+    };
+    const handlers: Record<string, Handler> = {
+      Diagnose: decide('Diagnose'),
+      PlanRemediation: decide('PlanRemediation'),
+      AssessRisk: decide('AssessRisk'),
+      CheckGuardrails: decide('CheckGuardrails'),
+      Close: decide('Close'),
+      RequestApproval: approve,
+      RequestQuorumApproval: approve,
+      Remediate: asLambdaInvoke((payload: { case: IncidentCase }) => remediate(payload.case, remediateDeps)),
+      VerifyRecovery: asLambdaInvoke((payload: { case: IncidentCase }) => verifyRecovery(payload.case, remediateDeps)),
+    };
+    for (const notice of NOTICES) {
+      handlers[notice] = asLambdaInvoke(async (payload: { case: IncidentCase }) => {
+        await notifier.notify(notice, payload.case);
+        return payload.case;
+      });
+    }
+    const traced = Object.fromEntries(
+      Object.entries(handlers).map(([state, handler]) => [
+        state,
+        async (input: unknown) => {
+          this.workflowTrace.push(state);
+          return handler(input);
+        },
+      ]),
+    );
+    return new LocalStateMachine(
+      loadDefinition('incident.asl.json', {
+        DecideFunctionArn: LOCAL_ARN('incident-decide'),
+        RequestApprovalFunctionArn: LOCAL_ARN('request-approval'),
+        RemediateFunctionArn: LOCAL_ARN('incident-remediate'),
+        NotifyFunctionArn: LOCAL_ARN('incident-notify'),
+      }),
+      traced,
+    );
   }
 
   /** The daily job: learn every series' baseline from the history before `until` and publish it. */
@@ -106,7 +236,7 @@ export class LocalAgent {
     this.lastOutcome = undefined;
     const iso = new Date(time * 1000).toISOString().replace('.000Z', 'Z');
     try {
-      await this.tickMachine.run({
+      await this.tickMachine?.run({
         version: '0',
         id: `local-${time}`,
         'detail-type': 'Scheduled Event',
@@ -118,14 +248,31 @@ export class LocalAgent {
       });
       return { outcome: this.lastOutcome };
     } catch (error) {
-      // aws-local-stepfunctions wraps the Fail state's error (its name is the state's `Error`) in ExecutionError.
-      const wrapped = error as Error & { cause?: unknown };
-      const failure = wrapped.cause instanceof Error ? wrapped.cause : wrapped;
-      return { failed: { error: failure.name, cause: failure.message } };
+      return { failed: unwrapFailure(error) };
+    }
+  }
+
+  /** Runs the incident workflow for one incident to its end, as a Standard execution named after it. */
+  async runIncidentWorkflow(incidentId: string): Promise<IncidentCase | undefined> {
+    try {
+      return (await this.incidentMachine?.run(
+        { incidentId },
+        { Execution: { Name: incidentId }, Task: { Token: `local-task-token-${incidentId}` } },
+      )) as IncidentCase | undefined;
+    } catch (error) {
+      this.failedWorkflows.push({ incidentId, ...unwrapFailure(error) });
+      return undefined;
     }
   }
 
   async stop(): Promise<void> {
     await this.dynamo.close();
   }
+}
+
+/** aws-local-stepfunctions wraps the Fail state's error (its name is the state's `Error`) in ExecutionError. */
+function unwrapFailure(error: unknown): { error: string; cause: string } {
+  const wrapped = error as Error & { cause?: unknown };
+  const failure = wrapped.cause instanceof Error ? wrapped.cause : wrapped;
+  return { error: failure.name, cause: failure.message };
 }
