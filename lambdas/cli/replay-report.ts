@@ -2,6 +2,8 @@
 
 import type { Incident } from '../core/cognition/incident';
 import { type Candidate, rankByTopology } from '../core/cognition/rank';
+import type { IncidentCase } from '../core/decision/incident-case';
+import { formatTarget } from '../core/decision/types';
 import type { ServiceGraph } from '../core/topology';
 
 export interface ReportIncident {
@@ -17,7 +19,25 @@ export interface ReportIncident {
     readonly evidence: string[];
   }[];
   /** Filled by the incident workflow; null until it has assessed the incident. */
-  readonly risk: { readonly score: number; readonly tier: string } | null;
+  readonly risk: {
+    readonly score: number;
+    readonly tier: string;
+    readonly factors: { readonly name: string; readonly contribution: number; readonly explanation: string }[];
+    readonly overrides: string[];
+  } | null;
+  /** How the incident workflow ended (remediated, diagnosis-only, rejected, ...); null if it has not. */
+  readonly outcome: string | null;
+  /** Actions the guardrails or the executor refused, and why. */
+  readonly refused: {
+    readonly action: string;
+    readonly target: string;
+    readonly rule: string;
+    readonly detail: string;
+  }[];
+  readonly approval: {
+    readonly approved: boolean;
+    readonly votes: { readonly user: string; readonly role: string }[];
+  } | null;
   readonly plan: { readonly action: string; readonly target: string }[];
   readonly executed: {
     readonly action: string;
@@ -47,25 +67,55 @@ export interface ReplayReport {
   readonly incidents: ReportIncident[];
   readonly alerts: { readonly raw: number; readonly notified: number };
   readonly failedTicks: number;
+  readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[];
   readonly collectionErrors: number;
   readonly baselines: { readonly learned: number; readonly skipped: number; readonly relearned: number };
 }
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
 
-export function reportIncident(incident: Incident, graph: ServiceGraph): ReportIncident {
-  const candidates: Candidate[] = rankByTopology(incident, graph);
+export function reportIncident(incident: Incident, graph: ServiceGraph, decision?: IncidentCase): ReportIncident {
+  // The workflow's diagnosis when it ran; otherwise the topology ranking the diagnosis starts from.
+  const candidates: Candidate[] = decision?.diagnosis?.candidates ?? rankByTopology(incident, graph);
   const top = candidates[0];
+  const rootCause =
+    decision?.diagnosis?.rootCause ?? (top ? { service: top.service, kind: top.kind, confidence: top.score } : null);
   return {
     id: incident.id,
     openedAt: incident.openedAt,
     kind: incident.kind,
     services: incident.services,
-    rootCause: top ? { service: top.service, kind: top.kind, confidence: Number(top.score.toFixed(2)) } : null,
+    rootCause: rootCause ? { ...rootCause, confidence: Number(rootCause.confidence.toFixed(2)) } : null,
     candidates: candidates.map((c) => ({ ...c, score: Number(c.score.toFixed(2)) })),
-    risk: null,
-    plan: [],
-    executed: [],
+    risk: decision?.risk
+      ? {
+          score: decision.risk.score,
+          tier: decision.risk.tier,
+          factors: decision.risk.factors.map((f) => ({
+            name: f.name,
+            contribution: f.contribution,
+            explanation: f.explanation,
+          })),
+          overrides: decision.risk.overrides,
+        }
+      : null,
+    plan: (decision?.plan ?? []).map((p) => ({ action: p.action, target: formatTarget(p.target) })),
+    executed: (decision?.execution ?? [])
+      .filter((e) => e.result !== 'refused')
+      .map((e) => ({ action: e.action, target: e.target, dryRun: e.dryRun, result: e.result })),
+    outcome: decision?.outcome ?? null,
+    refused: [
+      ...(decision?.guardrails?.refused ?? []),
+      ...(decision?.execution ?? [])
+        .filter((e) => e.result === 'refused')
+        .map((e) => ({ action: e.action, target: e.target, rule: e.detail.split(':')[0], detail: e.detail })),
+    ],
+    approval: decision?.approval
+      ? {
+          approved: decision.approval.approved,
+          votes: decision.approval.votes.map((v) => ({ user: v.userName, role: v.role })),
+        }
+      : null,
     predictedBreachAt: incident.predictedBreachAt ?? null,
     status: incident.status,
     resolvedAt: incident.resolvedAt ?? null,
@@ -121,6 +171,8 @@ export function formatTimeline(report: ReplayReport): string {
     `Alerts: ${plural(report.alerts.raw, 'raw alert')} delivered by the scenario's Alertmanager; ${plural(report.alerts.notified, 'notification')} from the agent.`,
   );
   if (report.failedTicks > 0) lines.push(`Failed ticks (sent to the dead-letter queue): ${report.failedTicks}`);
+  for (const f of report.failedWorkflows)
+    lines.push(`Incident workflow failed for ${f.incidentId}: ${f.error}: ${f.cause}`);
   if (report.collectionErrors > 0) lines.push(`Signal collection errors: ${report.collectionErrors}`);
   return lines.join('\n');
 }

@@ -13,7 +13,7 @@ import type { DetectionConfig, SignalCatalog } from '../core/config/schema';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { ServiceGraph } from '../core/topology';
 import { LocalAgent } from './local-agent';
-import { RecordingNotifier } from './recording-notifier';
+import type { ApproverMode } from './simulated-approvers';
 
 const DAILY_RELEARN_SECONDS_OF_DAY = 3 * 3600;
 
@@ -24,6 +24,8 @@ export interface ReplayEvent {
 }
 
 export interface ReplayOptions {
+  /** How the simulated approvers answer (default approve). */
+  readonly approvers?: ApproverMode;
   readonly catalog?: SignalCatalog;
   readonly detection?: DetectionConfig;
   readonly onStart?: (totalTicks: number) => void;
@@ -42,8 +44,22 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
   const catalog = options.catalog ?? defaultCatalog(scenario);
   const source = new ScenarioMetricSource(scenario.metrics);
   const graph = new ServiceGraph(scenario.topology);
-  const agent = await LocalAgent.start({ source, catalog, topology: scenario.topology, detection });
-  const notifier = new RecordingNotifier();
+  let simulatedNow = scenario.evaluateFrom;
+  const agent = await LocalAgent.start({
+    source,
+    catalog,
+    topology: scenario.topology,
+    detection,
+    deploys: scenario.deploys.map((d) => ({
+      time: d.time,
+      service: d.service,
+      version: d.version,
+      previousVersion: d.previousVersion,
+    })),
+    approvers: options.approvers ?? 'approve',
+    clock: () => simulatedNow,
+  });
+  const notifier = agent.notifier;
   const emit = (event: ReplayEvent) => options.onEvent?.(event);
   try {
     const step = scenario.stepSeconds;
@@ -67,6 +83,7 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
         relearned++;
         emit({ time: t, kind: 'relearned', text: 'baselines relearned (daily job)' });
       }
+      simulatedNow = t * 1000;
       const result = await agent.tick(t);
       ticks++;
       if (result.failed) {
@@ -95,9 +112,12 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       ticks,
       evaluatedFrom: iso(from),
       evaluatedUntil: iso(until),
-      incidents: [...incidents.values()]
-        .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
-        .map((incident) => reportIncident(incident, graph)),
+      incidents: await Promise.all(
+        [...incidents.values()]
+          .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
+          .map(async (incident) => reportIncident(incident, graph, await agent.decisions.get(incident.id))),
+      ),
+      failedWorkflows: agent.failedWorkflows,
       alerts: { raw: scenario.alerts.reduce((n, d) => n + d.payload.alerts.length, 0), notified: notifier.delivered },
       failedTicks,
       collectionErrors,
