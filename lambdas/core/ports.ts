@@ -1,5 +1,6 @@
 // The ports the core asks for; adapters implement them for AWS (DynamoDB, S3) and for the local runtime.
 
+import type { AuditEntry, AuditRecord } from './action/audit';
 import type { SeriesBaseline } from './cognition/baseline';
 import type { Incident } from './cognition/incident';
 import type { ScorerStateSnapshot } from './cognition/scorer';
@@ -72,4 +73,14 @@ export interface IncidentStore {
   create(incident: Incident): Promise<WriteOutcome>;
   /** Replaces the incident if the stored version is `incident.version - 1` ('conflict' otherwise). */
   update(incident: Incident): Promise<WriteOutcome>;
+}
+
+/** The append-only audit trail: one hash chain per incident. */
+export interface AuditLog {
+  /** Seals `entry` after the chain's last record; concurrent appends to one chain each get their own seq. */
+  append(chain: string, entry: AuditEntry): Promise<AuditRecord>;
+  /** Every record of the chain in seq order; empty for a chain never written. */
+  read(chain: string): Promise<AuditRecord[]>;
+  /** Every chain holding at least one record, to verify the whole trail. */
+  chains(): Promise<string[]>;
 }

@@ -53,15 +53,15 @@ export async function startLocalDynamo(prefix = 'sre-agent-local'): Promise<Loca
 
 function createTableCommand(name: string, definition: TableDefinition): CreateTableCommand {
   const attributes = new Map<string, AttributeDefinition>();
-  const key = (partition: string, sort?: string): KeySchemaElement[] => {
+  const key = (partition: string, sort?: string, sortType: 'S' | 'N' = 'S'): KeySchemaElement[] => {
     attributes.set(partition, { AttributeName: partition, AttributeType: 'S' });
-    if (sort) attributes.set(sort, { AttributeName: sort, AttributeType: 'S' });
+    if (sort) attributes.set(sort, { AttributeName: sort, AttributeType: sortType });
     return [
       { AttributeName: partition, KeyType: 'HASH' },
       ...(sort ? [{ AttributeName: sort, KeyType: 'RANGE' as const }] : []),
     ];
   };
-  const keySchema = key(definition.partitionKey, definition.sortKey);
+  const keySchema = key(definition.partitionKey, definition.sortKey, definition.sortKeyType);
   const indexes: GlobalSecondaryIndex[] | undefined = definition.indexes?.map((index) => ({
     IndexName: index.name,
     KeySchema: key(index.partitionKey, index.sortKey),

@@ -3,6 +3,11 @@
 export interface TableDefinition {
   readonly partitionKey: string;
   readonly sortKey?: string;
+  /**
+   * DynamoDB type of the sort key: 'S' (string) or 'N' (number).
+   * @default 'S'
+   */
+  readonly sortKeyType?: 'S' | 'N';
   readonly indexes?: readonly { readonly name: string; readonly partitionKey: string; readonly sortKey?: string }[];
   /** Attribute holding an epoch-seconds expiry, when items age out. */
   readonly timeToLive?: string;
@@ -20,4 +25,6 @@ export const TABLES = {
   scorerState: { partitionKey: 'shard' },
   /** Recent operations per resource, for the rate limit (3 per resource per hour); optimistic-lock updates. */
   actionLedger: { partitionKey: 'resource', timeToLive: 'expiresAt' },
+  /** The audit trail: one hash chain per incident, records numbered from 1; written only by conditional puts. */
+  audit: { partitionKey: 'chain', sortKey: 'seq', sortKeyType: 'N' },
 } as const satisfies Record<string, TableDefinition>;

@@ -1,0 +1,97 @@
+// The audit trail's table and who may write to it: append only, for the functions granted, and for no role of
+// the stack ever an update or a delete.
+//
+// Design note. IAM cannot see a request's ConditionExpression, so it cannot tell an append from an overwrite:
+// `dynamodb:PutItem` allows both. Overwrites are therefore prevented in code (every put is conditional on the
+// key not existing, lambdas/adapters/dynamodb/audit-log.ts) and made detectable by the hash chain
+// (lambdas/core/action/audit.ts): a record rewritten by anyone, code or console, no longer matches its hash or
+// its successor's link. Updates and deletes are impossible for the writers, which hold PutItem and Query only,
+// and every role of the stack is explicitly denied them, so a broader grant added later cannot reopen them.
+// No resource policy is attached to the table: the guarantees come from the writers' roles and the chain,
+// and the table stays administrable by the account as any other.
+
+import { Aspects, type IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Effect, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
+import { Construct, type IConstruct } from 'constructs';
+import { TABLES } from '../lambdas/adapters/dynamodb/table-definitions';
+import type { AgentConfig } from '../lambdas/core/config/schema';
+import type { AgentFunction } from './agent-function';
+
+/**
+ * What no role of the stack may do to the audit table: change or remove items (directly, in batches or
+ * through PartiQL), expire them (a time-to-live on `seq` would delete every record), or change, delete or stop
+ * backing up the table itself. Transactions are covered: they are authorised per contained action.
+ */
+export const AUDIT_TABLE_MUTATIONS = [
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PartiQLUpdate',
+  'dynamodb:PartiQLDelete',
+  'dynamodb:UpdateTimeToLive',
+  'dynamodb:UpdateTable',
+  'dynamodb:DeleteTable',
+  'dynamodb:UpdateContinuousBackups',
+] as const;
+
+export interface AuditTrailProps {
+  /** The environment; outside `dev` the table has deletion protection and outlives the stack. */
+  readonly environment: AgentConfig['environment'];
+  /**
+   * Deny AUDIT_TABLE_MUTATIONS on the table to every IAM role of the stack, including roles added after this
+   * construct. The writers never hold these actions anyway; the deny keeps it so whatever is granted later.
+   * @default true
+   */
+  readonly denyMutationsToStackRoles?: boolean;
+}
+
+/** The append-only audit table: one hash chain per incident, keyed (chain, seq). */
+export class AuditTrail extends Construct {
+  /** The environment variable naming the table in the functions granted access. */
+  static readonly TABLE_VARIABLE = 'AUDIT_TABLE';
+
+  readonly table: Table;
+
+  constructor(scope: Construct, id: string, props: AuditTrailProps) {
+    super(scope, id);
+    const protectData = props.environment !== 'dev';
+    const definition = TABLES.audit;
+    this.table = new Table(this, 'Table', {
+      partitionKey: { name: definition.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: definition.sortKey, type: AttributeType.NUMBER },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: protectData,
+      removalPolicy: protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+    });
+    if (props.denyMutationsToStackRoles ?? true) {
+      Aspects.of(Stack.of(this)).add(new DenyAuditMutations(this.table));
+    }
+  }
+
+  /**
+   * Lets `fn` append records: `dynamodb:PutItem` to write, `dynamodb:Query` to read the chain's head, nothing
+   * else; the table's name travels in AUDIT_TABLE.
+   */
+  grantAppend(fn: AgentFunction): AgentFunction {
+    return fn.bindTable(AuditTrail.TABLE_VARIABLE, this.table, { actions: ['PutItem', 'Query'] });
+  }
+}
+
+/** Adds the explicit deny to every role of the table's stack; an explicit deny wins over any allow. */
+class DenyAuditMutations implements IAspect {
+  constructor(private readonly table: ITable) {}
+
+  visit(node: IConstruct): void {
+    if (!(node instanceof Role) || Stack.of(node) !== Stack.of(this.table)) return;
+    node.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'AuditTrailIsAppendOnly',
+        effect: Effect.DENY,
+        actions: [...AUDIT_TABLE_MUTATIONS],
+        resources: [this.table.tableArn],
+      }),
+    );
+  }
+}
