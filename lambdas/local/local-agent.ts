@@ -5,10 +5,12 @@
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
 import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
+import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
+import { auditStep } from '../core/action/audit-steps';
 import { remediate, verifyRecovery } from '../core/action/remediate';
 import type { DeployRecord } from '../core/cognition/classify';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
@@ -80,6 +82,7 @@ export class LocalAgent {
     readonly decisions: DynamoDecisionStore,
     readonly cluster: SimulatedCluster,
     readonly notifier: RecordingNotifier,
+    readonly audit: DynamoAuditLog,
   ) {}
 
   static async start(options: LocalAgentOptions): Promise<LocalAgent> {
@@ -94,6 +97,7 @@ export class LocalAgent {
       new DynamoDecisionStore(dynamo.client, dynamo.tables.incidents),
       new SimulatedCluster(options.topology, clock),
       new RecordingNotifier(),
+      new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { now: () => new Date(clock()) }),
     );
     agent.tickMachine = agent.buildTickMachine();
     agent.incidentMachine = agent.buildIncidentMachine(clock);
@@ -197,12 +201,21 @@ export class LocalAgent {
         return payload.case;
       });
     }
+    // Every state leaves its trace in the incident's audit chain, as the Lambda handlers do on AWS.
     const traced = Object.fromEntries(
       Object.entries(handlers).map(([state, handler]) => [
         state,
         async (input: unknown) => {
           this.workflowTrace.push(state);
-          return handler(input);
+          const output = await handler(input);
+          const request = (input as { Payload?: { case?: { incidentId?: string }; decisionId?: string } }).Payload;
+          const produced = (output as { Payload?: unknown }).Payload ?? output;
+          const incidentId = request?.case?.incidentId ?? request?.decisionId;
+          if (incidentId) {
+            const c = state.startsWith('Request') ? { incidentId, approval: produced } : produced;
+            await auditStep(this.audit, state, c as Parameters<typeof auditStep>[2], new Date(clock()).toISOString());
+          }
+          return output;
         },
       ]),
     );

@@ -1,6 +1,7 @@
 // The real state-machines/incident.asl.json executed by aws-local-stepfunctions through every tier, with
 // dynalite behind the stores and the simulated cluster and approvers of the local runtime.
 
+import { verifyChain } from '../../lambdas/core/action/audit';
 import type { DeployRecord } from '../../lambdas/core/cognition/classify';
 import { type Incident, incidentId } from '../../lambdas/core/cognition/incident';
 import { topologySchema } from '../../lambdas/core/config/schema';
@@ -121,6 +122,20 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
     ]);
     expect(result?.outcome).toBe('remediated');
     expect((await agent.decisions.get(incident.id))?.outcome).toBe('remediated');
+    // Every step, the vote and the action are in the incident's audit chain, and the chain is intact.
+    const chain = await agent.audit.read(incident.id);
+    expect(chain.map((r) => `${r.kind}:${r.actor}`)).toEqual([
+      'step:workflow:Diagnose',
+      'step:workflow:PlanRemediation',
+      'step:workflow:AssessRisk',
+      'step:workflow:CheckGuardrails',
+      'vote:approver:USIM-SRE-1 (replay-sre-1)',
+      'action:executor:rollback',
+      'step:workflow:VerifyRecovery',
+      'notification:workflow:NotifyOutcome',
+      'step:workflow:Close',
+    ]);
+    expect(verifyChain(chain)).toEqual({ ok: true, length: 9 });
   });
 
   it('MEDIUM, rejected: records who rejected and why, executes nothing', async () => {
@@ -219,6 +234,9 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'Close',
     ]);
     expect(agent.cluster.log).toEqual([]);
+    const kinds = (await agent.audit.read(incident.id)).map((r) => r.kind);
+    expect(kinds).not.toContain('action');
+    expect(kinds).toContain('notification');
     expect(result?.outcome).toBe('diagnosis-only');
   });
 

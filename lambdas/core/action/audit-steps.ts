@@ -1,0 +1,95 @@
+// What each incident workflow step leaves in the audit chain (one chain per incident): the step and its
+// result, every refusal, every vote and every action, so an auditor can replay why things happened.
+
+import type { IncidentCase } from '../decision/incident-case';
+import type { AuditLog } from '../ports';
+import type { AuditEntry } from './audit';
+
+type PartialCase = Partial<IncidentCase> & { readonly incidentId: string };
+
+/** Builds the audit entries for one step from the case it produced. */
+export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
+  const actor = `workflow:${state}`;
+  const step = (summary: string, detail: Record<string, unknown>): AuditEntry => ({
+    actor,
+    kind: 'step',
+    summary,
+    detail,
+  });
+  switch (state) {
+    case 'Diagnose': {
+      const root = c.diagnosis?.rootCause;
+      return [
+        step(`root cause ${root?.service} (${root?.kind}, confidence ${root?.confidence})`, {
+          rootCause: root,
+          evidence: c.diagnosis?.evidence,
+          method: c.diagnosis?.method,
+        }),
+      ];
+    }
+    case 'PlanRemediation':
+      return [
+        step(`plan: ${(c.plan ?? []).map((p) => p.action).join(', ') || 'nothing to automate'}`, { plan: c.plan }),
+      ];
+    case 'AssessRisk':
+      return [
+        step(`risk ${c.risk?.score} -> ${c.risk?.tier}`, {
+          score: c.risk?.score,
+          tier: c.risk?.tier,
+          factors: c.risk?.factors,
+          overrides: c.risk?.overrides,
+        }),
+      ];
+    case 'CheckGuardrails':
+      return [
+        step(`guardrails: ${c.guardrails?.allowedCount ?? 0} allowed, ${c.guardrails?.refused.length ?? 0} refused`, {
+          allowed: c.guardrails?.allowed,
+        }),
+        ...(c.guardrails?.refused ?? []).map(
+          (r): AuditEntry => ({
+            actor,
+            kind: 'refusal',
+            summary: `refused ${r.action} on ${r.target}: ${r.rule}`,
+            detail: { ...r },
+          }),
+        ),
+      ];
+    case 'RequestApproval':
+    case 'RequestQuorumApproval':
+      return (c.approval?.votes ?? []).map(
+        (v): AuditEntry => ({
+          actor: `approver:${v.userId} (${v.userName})`,
+          kind: 'vote',
+          summary: `${v.choice} by ${v.userName} (${v.role})`,
+          detail: { ...v },
+        }),
+      );
+    case 'Remediate':
+      return (c.execution ?? []).map(
+        (e): AuditEntry => ({
+          actor: `executor:${e.action}`,
+          kind: e.result === 'refused' ? 'refusal' : 'action',
+          summary: `${e.action} on ${e.target}${e.dryRun ? ' (dry run)' : ''}: ${e.result}`,
+          detail: { ...e },
+        }),
+      );
+    case 'VerifyRecovery':
+      return [step(`recovery ${c.verification?.recovered ? 'confirmed' : 'NOT confirmed'}`, { ...c.verification })];
+    case 'Close':
+      return [step(`closed: ${c.outcome}`, { outcome: c.outcome })];
+    default:
+      // Notifications, rejections, escalations and failures.
+      return [
+        {
+          actor,
+          kind: state === 'NotifyFailure' ? 'error' : 'notification',
+          summary: state,
+          detail: { rejection: c.rejection, timeout: c.timeout, failure: c.failure, tier: c.risk?.tier },
+        },
+      ];
+  }
+}
+
+export async function auditStep(log: AuditLog, state: string, c: PartialCase, at: string): Promise<void> {
+  for (const entry of auditEntriesFor(state, c)) await log.append(c.incidentId, { ...entry, at });
+}
