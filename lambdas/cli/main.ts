@@ -1,8 +1,10 @@
 // The `sre-agent` command line: replay a scenario, or watch a live Prometheus, with the embedded local runtime.
 
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ScenarioFormatError } from '../adapters/scenario/openmetrics';
 import { ConfigError } from '../core/config/load';
+import { APPROVER_MODES, type ApproverMode } from '../local/simulated-approvers';
+import { auditVerifyCommand } from './audit-command';
 import { replayCommand } from './replay-command';
 import { watchCommand } from './watch-command';
 
@@ -18,7 +20,12 @@ program
   .argument('<scenario-dir>', 'directory in the scenario format (scenario.yaml, metrics.om, ...)')
   .option('--json', 'print the replay report as JSON instead of a timeline')
   .option('--config <file>', 'agent config whose detection settings and signal catalog to use')
-  .action(async (dir: string, options: { json?: boolean; config?: string }) => {
+  .addOption(
+    new Option('--approvers <mode>', 'how the simulated approvers answer approval requests')
+      .choices(APPROVER_MODES)
+      .default('approve'),
+  )
+  .action(async (dir: string, options: { json?: boolean; config?: string; approvers: ApproverMode }) => {
     await replayCommand(dir, options);
   });
 
@@ -37,6 +44,19 @@ program
   .option('--interval <seconds>', 'seconds between ticks', positiveInt, 60)
   .action(async (options: { prometheus: string; config: string; ticks?: number; interval: number }) => {
     await watchCommand(options);
+  });
+
+program
+  .command('audit')
+  .description('check the audit trail')
+  .command('verify')
+  .description('verify hash chains: names the first broken record of each chain')
+  .option('--chain <incident-id>', 'the incident whose chain to verify')
+  .option('--all', 'verify every chain in the table')
+  .option('--table <name>', 'audit table (default: $AUDIT_TABLE)')
+  .option('--endpoint <url>', 'DynamoDB endpoint, e.g. a local dynalite')
+  .action(async (options: { chain?: string; all?: boolean; table?: string; endpoint?: string }) => {
+    process.exitCode = await auditVerifyCommand(options);
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

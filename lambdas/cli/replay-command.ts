@@ -3,9 +3,13 @@
 import { SingleBar } from 'cli-progress';
 import { loadConfigFile } from '../adapters/config-files';
 import { replayScenario } from '../local/replay';
+import type { ApproverMode } from '../local/simulated-approvers';
 import { formatTimeline } from './replay-report';
 
-export async function replayCommand(dir: string, options: { json?: boolean; config?: string }): Promise<void> {
+export async function replayCommand(
+  dir: string,
+  options: { json?: boolean; config?: string; approvers?: ApproverMode },
+): Promise<void> {
   const loaded = options.config ? loadConfigFile(options.config) : undefined;
   const interactive = !options.json && process.stderr.isTTY;
   const bar = interactive
@@ -16,6 +20,7 @@ export async function replayCommand(dir: string, options: { json?: boolean; conf
       })
     : undefined;
   const report = await replayScenario(dir, {
+    approvers: options.approvers,
     catalog: loaded?.catalog,
     detection: loaded?.config.detection,
     onStart: (total) => bar?.start(total, 0, { clock: '' }),

@@ -151,8 +151,25 @@ export function formatTimeline(report: ReplayReport): string {
       );
       for (const e of incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
     }
-    if (incident.predictedBreachAt)
+    if (incident.risk) {
+      const overrides = incident.risk.overrides.length ? ` (${incident.risk.overrides.join('; ')})` : '';
+      lines.push(`         risk ${incident.risk.score.toFixed(2)} -> ${incident.risk.tier}${overrides}`);
+      for (const f of incident.risk.factors.filter((x) => x.contribution > 0)) {
+        lines.push(`           ${f.name.padEnd(14)} +${f.contribution.toFixed(3)}  ${f.explanation}`);
+      }
+    }
+    for (const p of incident.plan) lines.push(`         plan: ${p.action} ${p.target}`);
+    for (const r of incident.refused) lines.push(`         refused: ${r.action} ${r.target} (${r.rule}: ${r.detail})`);
+    if (incident.approval) {
+      lines.push(`         approved by ${incident.approval.votes.map((v) => `${v.user} (${v.role})`).join(', ')}`);
+    }
+    for (const e of incident.executed) {
+      lines.push(`         executed: ${e.action} ${e.target} ${e.dryRun ? '(dry run) ' : ''}${e.result}`);
+    }
+    if (incident.outcome) lines.push(`         workflow outcome: ${incident.outcome}`);
+    if (incident.predictedBreachAt) {
       lines.push(`         hard limit predicted to be crossed at ${clock(incident.predictedBreachAt)}`);
+    }
     for (const s of incident.signals.slice(0, 6)) {
       const detail = s.predictedBreachAt
         ? `trend crosses its limit at ${clock(s.predictedBreachAt)} (value ${fmt(s.valueAtPeak)})`
