@@ -14,11 +14,12 @@ export interface AgentTablesProps {
   readonly protectData?: boolean;
 }
 
-/** Incidents, baselines and scorer state: on-demand, point-in-time recovery everywhere. */
+/** Incidents, baselines, scorer state and the action ledger: on-demand, point-in-time recovery everywhere. */
 export class AgentTables extends Construct {
   readonly incidents: Table;
   readonly baselines: Table;
   readonly scorerState: Table;
+  readonly actionLedger: Table;
 
   constructor(scope: Construct, id: string, props: AgentTablesProps = {}) {
     super(scope, id);
@@ -46,5 +47,6 @@ export class AgentTables extends Construct {
     this.incidents = build('Incidents', TABLES.incidents);
     this.baselines = build('Baselines', TABLES.baselines);
     this.scorerState = build('ScorerState', TABLES.scorerState);
+    this.actionLedger = build('ActionLedger', TABLES.actionLedger);
   }
 }

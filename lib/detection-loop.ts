@@ -7,7 +7,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { SfnStateMachine } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
-import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { type IStateMachine, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
 import { TABLES } from '../lambdas/adapters/dynamodb/table-definitions';
@@ -25,6 +25,8 @@ export interface DetectionLoopProps {
   readonly agent: LoadedConfig;
   readonly tables: AgentTables;
   readonly bucket: WorkBucket;
+  /** The incident workflow the tick starts once per new incident. */
+  readonly incidentWorkflow: IStateMachine;
   /**
    * Time between ticks.
    * @default Duration.minutes(1)
@@ -112,6 +114,7 @@ export class DetectionLoop extends Construct {
         CollectMetricsFunctionArn: this.collectMetrics.functionArn,
         ScoreTickFunctionArn: this.scoreTick.functionArn,
         FailedTicksQueueUrl: this.failedTicks.queueUrl,
+        IncidentStateMachineArn: props.incidentWorkflow.stateMachineArn,
       }),
       // Express executions have no history of their own: ALL gives every tick's state transitions in the
       // console; payloads stay out (they hold object keys and summaries, and a failed tick's error is kept
@@ -125,6 +128,7 @@ export class DetectionLoop extends Construct {
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.failedTicks.queueArn] }),
     );
+    props.incidentWorkflow.grantStartExecution(this.stateMachine);
 
     this.schedule = new Rule(this, 'TickSchedule', {
       description: 'Starts one detection tick',

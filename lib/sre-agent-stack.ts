@@ -1,11 +1,15 @@
-// One environment of the agent: storage, the detection loop and the baseline job.
+// One environment of the agent: storage, the detection loop, the baseline job, the incident workflow with its
+// Slack approvals, and the audit trail.
 
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
 import { AgentTables } from './agent-tables';
+import { AuditTrail } from './audit-trail';
 import { BaselineJob } from './baseline-job';
 import { DetectionLoop } from './detection-loop';
+import { IncidentWorkflow } from './incident-workflow';
+import { SlackApprovals } from './slack-approvals';
 import { WorkBucket } from './work-bucket';
 
 export interface SreAgentStackProps extends StackProps {
@@ -18,6 +22,9 @@ export class SreAgentStack extends Stack {
   readonly workBucket: WorkBucket;
   readonly detectionLoop: DetectionLoop;
   readonly baselineJob: BaselineJob;
+  readonly audit: AuditTrail;
+  readonly approvals: SlackApprovals;
+  readonly incidentWorkflow: IncidentWorkflow;
 
   constructor(scope: Construct, id: string, props: SreAgentStackProps) {
     super(scope, id, props);
@@ -28,10 +35,21 @@ export class SreAgentStack extends Stack {
 
     this.tables = new AgentTables(this, 'Tables', { protectData });
     this.workBucket = new WorkBucket(this, 'WorkBucket', { removalPolicy });
+    this.audit = new AuditTrail(this, 'AuditTrail', { environment: agent.config.environment });
+    this.approvals = new SlackApprovals(this, 'SlackApprovals', { agent, protectData });
+    this.audit.grantAppend(this.approvals.requestApproval);
+    this.incidentWorkflow = new IncidentWorkflow(this, 'IncidentWorkflow', {
+      agent,
+      tables: this.tables,
+      audit: this.audit,
+      requestApproval: this.approvals.requestApproval,
+      logRemovalPolicy: removalPolicy,
+    });
     this.detectionLoop = new DetectionLoop(this, 'DetectionLoop', {
       agent,
       tables: this.tables,
       bucket: this.workBucket,
+      incidentWorkflow: this.incidentWorkflow.stateMachine,
       logRemovalPolicy: removalPolicy,
     });
     this.baselineJob = new BaselineJob(this, 'BaselineJob', {
@@ -42,6 +60,18 @@ export class SreAgentStack extends Stack {
 
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('TickStateMachineArn', this.detectionLoop.stateMachine.stateMachineArn, 'Tick workflow (Express)');
+    output(
+      'IncidentStateMachineArn',
+      this.incidentWorkflow.stateMachine.stateMachineArn,
+      'Incident workflow (Standard)',
+    );
+    output(
+      'BaselineJobStateMachineArn',
+      this.baselineJob.stateMachine.stateMachineArn,
+      'Daily baseline job (Standard)',
+    );
+    output('AuditTableName', this.audit.table.tableName, 'Append-only audit trail, one hash chain per incident');
+    output('ActionLedgerTableName', this.tables.actionLedger.tableName, 'Operations per resource, for the rate limit');
     output('IncidentsTableName', this.tables.incidents.tableName, 'Incidents, open ones on index open-incidents');
     output('BaselinesTableName', this.tables.baselines.tableName, 'Published baselines and the current pointer');
     output('ScorerStateTableName', this.tables.scorerState.tableName, 'Scorer commit pointers');

@@ -5,16 +5,32 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { S3BlobStore } from '../adapters/blob/s3-blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
+import { DynamoApprovalStore } from '../adapters/dynamodb/approval-store';
 import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
 import { createMetricSource } from '../adapters/prometheus/http-metric-source';
 import { secretsReader } from '../adapters/secrets';
+import { renderApprovalMessage, renderRejectReasonModal } from '../adapters/slack/blocks';
+import { botTokenFrom, SlackWebApi, type SlackWebApiOptions } from '../adapters/slack/web-api';
 import { scorerSettings } from '../core/cognition/scorer';
 import { ConfigError } from '../core/config/config-error';
-import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema } from '../core/config/schema';
+import {
+  type AgentConfig,
+  type ApprovalsConfig,
+  agentConfigSchema,
+  type SignalCatalog,
+  signalCatalogSchema,
+} from '../core/config/schema';
+import {
+  APPROVAL_REJECTED,
+  type ApprovalDeps,
+  type ApprovalMessenger,
+  type ApprovalWorkflow,
+} from '../core/decision/approval';
 import { ScoringSession } from '../core/tick';
 import { ServiceGraph } from '../core/topology';
 
@@ -90,4 +106,69 @@ export function scoringSession(config: AgentConfig, catalog: SignalCatalog): Sco
     },
     scorerSettings(config.detection),
   );
+}
+
+/** The approvals section of the configuration; an approval function deployed without it fails at cold start. */
+export function approvalsConfig(config: AgentConfig): ApprovalsConfig {
+  if (!config.approvals) {
+    throw new ConfigError('bundled config', ['approvals: not set, but a Slack approval function was deployed']);
+  }
+  return config.approvals;
+}
+
+let sfn: SFNClient | undefined;
+
+export const approvalStore = (): DynamoApprovalStore =>
+  new DynamoApprovalStore(dynamoClient(), requiredEnv('APPROVALS_TABLE'));
+
+/**
+ * The Slack Web API with the bot token read from Secrets Manager (cached with the other secrets). SLACK_API_URL
+ * overrides the endpoint (GovSlack's, or a local server).
+ */
+export function slackWebApi(approvals: ApprovalsConfig, options: Partial<SlackWebApiOptions> = {}): SlackWebApi {
+  return new SlackWebApi({
+    token: async () => botTokenFrom(await readSecret(approvals.botTokenSecretName)),
+    ...(process.env.SLACK_API_URL ? { baseUrl: process.env.SLACK_API_URL } : {}),
+    log: (event) => logger.warn('Slack API call retried', { ...event }),
+    ...options,
+  });
+}
+
+/** The approval messages, private notes and the reject dialog, in Slack. */
+export function slackMessenger(slack: SlackWebApi): ApprovalMessenger {
+  return {
+    post: (channel, view) => slack.postMessage(channel, renderApprovalMessage(view)),
+    update: async (channel, ts, view) => {
+      await slack.update({ channel, ts }, renderApprovalMessage(view));
+    },
+    tell: (channel, userId, text) => slack.postEphemeral(channel, userId, text),
+    askRejectReason: (triggerId, view) => slack.openView(triggerId, renderRejectReasonModal(view)),
+  };
+}
+
+/** Answers the workflow's waiting RequestApproval task through its task token. */
+export function stepFunctionsApprovalWorkflow(): ApprovalWorkflow {
+  sfn ??= new SFNClient({});
+  const client = sfn;
+  return {
+    approve: async (taskToken, output) => {
+      await client.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(output) }));
+    },
+    reject: async (taskToken, cause) => {
+      await client.send(
+        new SendTaskFailureCommand({ taskToken, error: APPROVAL_REJECTED, cause: JSON.stringify(cause) }),
+      );
+    },
+  };
+}
+
+/** Everything the approval flows need, wired for Lambda. */
+export function approvalDeps(approvals: ApprovalsConfig, slack: Partial<SlackWebApiOptions> = {}): ApprovalDeps {
+  return {
+    store: approvalStore(),
+    workflow: stepFunctionsApprovalWorkflow(),
+    messenger: slackMessenger(slackWebApi(approvals, slack)),
+    approvers: approvals.approvers,
+    warn: (message, details) => logger.warn(message, details),
+  };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { aslDefinition, aslPlaceholders } from '../../lib/asl-definition';
 import { TICK_DEFINITION_FILE } from '../../lib/detection-loop';
+import { INCIDENT_DEFINITION_FILE } from '../../lib/incident-workflow';
 
 /** `${name}`, spelled so no linter mistakes it for a template literal gone wrong. */
 const placeholder = (name: string) => `$\{${name}}`;
@@ -40,11 +41,21 @@ test('placeholders are listed once each, sorted', () => {
   ]);
 });
 
-test('the tick workflow uses the two function ARNs and the dead-letter queue URL', () => {
+test('the tick workflow uses the two function ARNs, the dead-letter queue URL and the incident workflow', () => {
   expect(aslPlaceholders(readFileSync(TICK_DEFINITION_FILE, 'utf8'))).toEqual([
     'CollectMetricsFunctionArn',
     'FailedTicksQueueUrl',
+    'IncidentStateMachineArn',
     'ScoreTickFunctionArn',
+  ]);
+});
+
+test('the incident workflow uses its four function ARNs and nothing else', () => {
+  expect(aslPlaceholders(readFileSync(INCIDENT_DEFINITION_FILE, 'utf8'))).toEqual([
+    'DecideFunctionArn',
+    'NotifyFunctionArn',
+    'RemediateFunctionArn',
+    'RequestApprovalFunctionArn',
   ]);
 });
 

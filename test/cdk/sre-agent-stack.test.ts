@@ -98,15 +98,16 @@ describe.each([
     });
   });
 
-  test('learns baselines daily at 03:00 UTC', () => {
+  test('learns baselines daily at 03:00 UTC through the sharded baseline workflow', () => {
     const { template, stack, logicalId } = get();
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'cron(0 3 * * ? *)',
-      Targets: [Match.objectLike({ Arn: arnOf(logicalId(stack.baselineJob.learnBaselines)) })],
+      Targets: [Match.objectLike({ Arn: { Ref: logicalId(stack.baselineJob.stateMachine) } })],
     });
-    const job = get().resources[logicalId(stack.baselineJob.learnBaselines)].Properties;
-    expect(job.Timeout).toBe(900);
-    expect(job.MemorySize).toBeGreaterThanOrEqual(1769);
+    // test/cdk/baseline-job.test.ts holds the workflow's own assertions.
+    const shard = get().resources[logicalId(stack.baselineJob.learnShard)].Properties;
+    expect(shard.Timeout).toBeLessThanOrEqual(300);
+    expect(shard.MemorySize).toBeGreaterThanOrEqual(1769);
   });
 
   test('tick state machine is Express, from the ASL file, with every placeholder substituted', () => {
@@ -161,12 +162,62 @@ describe.each([
     expect(actionsOf(grants).filter((action) => !action.startsWith('logs:') && !action.startsWith('xray:'))).toEqual([
       'lambda:InvokeFunction',
       'sqs:SendMessage',
+      'states:StartExecution',
     ]);
+    // It may start the incident workflow, and nothing else.
+    expect(grants.filter((grant) => grant.action === 'states:StartExecution')).toEqual([
+      { action: 'states:StartExecution', resource: { Ref: logicalId(stack.incidentWorkflow.stateMachine) } },
+    ]);
+  });
+
+  test('the incident workflow is a Standard state machine whose role may invoke exactly its four functions', () => {
+    const synth = get();
+    const { template, stack, logicalId } = synth;
+    const workflow = stack.incidentWorkflow;
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      DefinitionSubstitutions: {
+        DecideFunctionArn: { 'Fn::GetAtt': [logicalId(workflow.decide), 'Arn'] },
+        RemediateFunctionArn: { 'Fn::GetAtt': [logicalId(workflow.remediate), 'Arn'] },
+        NotifyFunctionArn: { 'Fn::GetAtt': [logicalId(workflow.notify), 'Arn'] },
+        RequestApprovalFunctionArn: { 'Fn::GetAtt': [logicalId(stack.approvals.requestApproval), 'Arn'] },
+      },
+    });
+    const role = workflow.stateMachine.role;
+    const grants = grantsOf(synth, logicalId(role));
+    const actions = [...new Set(grants.map((grant) => grant.action))].filter(
+      (action) => !action.startsWith('logs:') && !action.startsWith('xray:'),
+    );
+    expect(actions).toEqual(['lambda:InvokeFunction']);
+    const invoked = [workflow.decide, workflow.remediate, workflow.notify, stack.approvals.requestApproval].map((fn) =>
+      logicalId(fn),
+    );
+    for (const grant of grants.filter((g) => g.action === 'lambda:InvokeFunction')) {
+      expect(invoked.some((id) => JSON.stringify(grant.resource).includes(id))).toBe(true);
+    }
+  });
+
+  test('audit writers may only append: PutItem and Query on the audit table, never update or delete', () => {
+    const synth = get();
+    const { stack, logicalId } = synth;
+    const auditArn = arnOf(logicalId(stack.audit.table));
+    for (const fn of [stack.incidentWorkflow.decide, stack.incidentWorkflow.remediate, stack.incidentWorkflow.notify]) {
+      const onAudit = grantsOf(synth, logicalId(fn.role!))
+        .filter((grant) => JSON.stringify(grant.resource).includes(JSON.stringify(auditArn).slice(1, -1)))
+        .map((grant) => grant.action)
+        .sort();
+      expect(onAudit).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+    }
+  });
+
+  test('the API has the Slack interactions route', () => {
+    get().template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /slack/interactions' });
   });
 
   test('tables: on-demand, point-in-time recovery, keys and TTL from the table definitions', () => {
     const { template, resources } = get();
-    template.resourceCountIs('AWS::DynamoDB::Table', 3);
+    // Incidents, baselines, scorer state, action ledger, audit trail, approvals.
+    template.resourceCountIs('AWS::DynamoDB::Table', 6);
     for (const [, table] of resourcesOfType(resources, 'AWS::DynamoDB::Table')) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
       expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
@@ -195,8 +246,9 @@ describe.each([
   test('every Lambda is arm64 on a supported Node.js runtime, with its own log group and retention', () => {
     const { template, resources } = get();
     const functions = resourcesOfType(resources, 'AWS::Lambda::Function');
-    // Three agent functions and nothing else: no custom-resource Lambdas with their own runtime choices.
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    // Eleven agent functions and nothing else: no custom-resource Lambdas with their own runtime choices.
+    // Tick: 2; baseline job: 3; incident workflow: 3; Slack approvals: 3.
+    template.resourceCountIs('AWS::Lambda::Function', 11);
     for (const [, fn] of functions) {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(['nodejs22.x', 'nodejs24.x']).toContain(fn.Properties.Runtime);
@@ -223,7 +275,9 @@ describe.each([
       'SCORER_STATE_TABLE',
       'WORK_BUCKET',
     ]);
-    expect(variablesOf(stack.baselineJob.learnBaselines)).toEqual(['BASELINES_TABLE']);
+    expect(variablesOf(stack.baselineJob.planShards)).toEqual([]);
+    expect(variablesOf(stack.baselineJob.learnShard)).toEqual(['BASELINES_TABLE']);
+    expect(variablesOf(stack.baselineJob.publishBaselines)).toEqual(['BASELINES_TABLE']);
   });
 
   test('no IAM statement anywhere allows a wildcard action, and no role carries a managed policy', () => {
@@ -267,7 +321,9 @@ describe.each([
     expect(listing.map(({ statement }) => statement.Condition)).toEqual([
       { StringLike: { 's3:prefix': ['ticks/*', 'scorer-state/*'] } },
     ]);
-    expect(s3Grants(stack.baselineJob.learnBaselines)).toEqual([]);
+    for (const fn of [stack.baselineJob.planShards, stack.baselineJob.learnShard, stack.baselineJob.publishBaselines]) {
+      expect(s3Grants(fn)).toEqual([]);
+    }
   });
 
   test('DynamoDB access matches the adapters call for call', () => {
@@ -296,8 +352,12 @@ describe.each([
         on('Query', { 'Fn::Join': ['', [incidents, '/index/open-incidents']] }),
       ].sort(),
     );
-    expect(dynamoGrants(stack.baselineJob.learnBaselines)).toEqual(
+    expect(dynamoGrants(stack.baselineJob.planShards)).toEqual([]);
+    expect(dynamoGrants(stack.baselineJob.learnShard)).toEqual(
       [on('BatchWriteItem', baselines), on('PutItem', baselines)].sort(),
+    );
+    expect(dynamoGrants(stack.baselineJob.publishBaselines)).toEqual(
+      [on('Query', baselines), on('PutItem', baselines)].sort(),
     );
   });
 
@@ -307,7 +367,9 @@ describe.each([
     for (const fn of [
       stack.detectionLoop.collectMetrics,
       stack.detectionLoop.scoreTick,
-      stack.baselineJob.learnBaselines,
+      stack.baselineJob.planShards,
+      stack.baselineJob.learnShard,
+      stack.baselineJob.publishBaselines,
     ]) {
       const logs = grantsOf(synth, logicalId(fn.role!)).filter((grant) => grant.action.startsWith('logs:'));
       expect(logs).toEqual([
@@ -346,10 +408,14 @@ describe.each([
     });
   });
 
-  test('dead-letter queues keep failed and undelivered ticks for 14 days, encrypted', () => {
+  test('dead-letter queues keep failed and undelivered ticks and undelivered baseline runs for 14 days, encrypted', () => {
     const { template, resources, stack, logicalId } = get();
-    template.resourceCountIs('AWS::SQS::Queue', 2);
-    for (const queue of [stack.detectionLoop.failedTicks, stack.detectionLoop.undeliveredTicks]) {
+    template.resourceCountIs('AWS::SQS::Queue', 3);
+    for (const queue of [
+      stack.detectionLoop.failedTicks,
+      stack.detectionLoop.undeliveredTicks,
+      stack.baselineJob.undeliveredRuns,
+    ]) {
       expect(resources[logicalId(queue)].Properties).toMatchObject({
         MessageRetentionPeriod: 14 * 86_400,
         SqsManagedSseEnabled: true,
@@ -412,12 +478,17 @@ describe('what differs between dev and prod', () => {
         ],
       ],
     };
-    for (const fn of [prod.stack.detectionLoop.collectMetrics, prod.stack.baselineJob.learnBaselines]) {
+    for (const fn of [
+      prod.stack.detectionLoop.collectMetrics,
+      prod.stack.baselineJob.planShards,
+      prod.stack.baselineJob.learnShard,
+    ]) {
       const grants = grantsOf(prod, prod.logicalId(fn.role!)).filter((grant) => grant.action.startsWith('aps:'));
       expect(grants).toEqual([{ action: 'aps:QueryMetrics', resource: workspace }]);
     }
     const devActions = allStatements(dev.resources).flatMap(({ statement }) => asArray(statement.Action));
-    expect(devActions.filter((action) => /^(aps|secretsmanager):/.test(action))).toEqual([]);
+    // Dev's open Prometheus needs no grant; its only secrets are Slack's signing secret and bot token.
+    expect(devActions.filter((action) => /^aps:/.test(action))).toEqual([]);
   });
 
   test('the bundle carries its environment configuration (esbuild define), and the SDK is bundled', () => {

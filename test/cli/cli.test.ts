@@ -42,7 +42,13 @@ describe('sre-agent replay of the bundled scenario', () => {
     expect(incident.rootCause?.service).toBe('order-api');
     expect(incident.services).toContain('api-gateway');
     expect(report.alerts.raw).toBeGreaterThan(100);
-    expect(report.alerts.notified).toBe(1);
+    // The incident message, the approval request and the outcome reply in its thread.
+    expect(report.alerts.notified).toBe(3);
+    expect(incident.risk?.tier).toBe('MEDIUM');
+    expect(incident.plan).toEqual([{ action: 'rollback', target: 'trading/deployment/order-api' }]);
+    expect(incident.executed).toEqual([
+      { action: 'rollback', target: 'trading/deployment/order-api', dryRun: true, result: 'succeeded' },
+    ]);
   });
 
   it('reads as a timeline on a terminal', () => {

@@ -55,6 +55,7 @@ describe('tick workflow (state-machines/tick.asl.json)', () => {
     expect(placeholdersOf(text).sort()).toEqual([
       'CollectMetricsFunctionArn',
       'FailedTicksQueueUrl',
+      'IncidentStateMachineArn',
       'ScoreTickFunctionArn',
     ]);
   });

@@ -27,4 +27,9 @@ export const TABLES = {
   actionLedger: { partitionKey: 'resource', timeToLive: 'expiresAt' },
   /** The audit trail: one hash chain per incident, records numbered from 1; written only by conditional puts. */
   audit: { partitionKey: 'chain', sortKey: 'seq', sortKeyType: 'N' },
+  /**
+   * Approval decisions (`decision#<id>` / `decision`), one vote per person (`vote#<userId>`) and every refused
+   * request (`refusal#<time>#<n>`, under the decision or under `refusals#<day>` when none is known).
+   */
+  approvals: { partitionKey: 'pk', sortKey: 'sk', timeToLive: 'purgeAt' },
 } as const satisfies Record<string, TableDefinition>;

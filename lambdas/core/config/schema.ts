@@ -1,6 +1,7 @@
 // The agent's configuration: one schema, checked at synth, at Lambda cold start and by the CLI.
 
 import { z } from 'zod';
+import { QUORUM } from '../decision/types';
 
 const durationMinutes = z.number().int().positive();
 
@@ -152,6 +153,55 @@ export const detectionSchema = z
   .strict();
 export type DetectionConfig = z.infer<typeof detectionSchema>;
 
+/** Who may vote on approvals in Slack, keyed by Slack user id; a person has one role. */
+export const approverSchema = z
+  .object({
+    slackUserId: z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user id such as U012ABCDEF'),
+    name: z.string().min(1),
+    role: z.enum(['sre', 'tech-lead']),
+  })
+  .strict();
+export type ApproverConfig = z.infer<typeof approverSchema>;
+
+/** Slack approvals of MEDIUM and HIGH plans (see lambdas/core/decision/approval.ts for the quorum rules). */
+export const approvalsSchema = z
+  .object({
+    /** Channel the approval messages are posted to: an id (C0123ABCD) or a name. */
+    channel: z.string().min(1),
+    /** Secrets Manager secret holding the Slack app's signing secret. */
+    signingSecretName: z.string().min(1),
+    /** Secrets Manager secret holding the bot token (xoxb-...), raw or as JSON {"token": "..."}. */
+    botTokenSecretName: z.string().min(1),
+    approvers: z.array(approverSchema).min(1, 'must name at least one approver'),
+    /** How long each tier waits for its quorum before the workflow escalates. */
+    timeoutMinutes: z.object({ MEDIUM: durationMinutes.max(1440), HIGH: durationMinutes.max(1440) }).strict(),
+  })
+  .strict()
+  .superRefine((approvals, ctx) => {
+    const ids = new Set<string>();
+    approvals.approvers.forEach((approver, index) => {
+      if (ids.has(approver.slackUserId)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['approvers', index, 'slackUserId'],
+          message: `duplicate approver "${approver.slackUserId}" (a person has one role)`,
+        });
+      }
+      ids.add(approver.slackUserId);
+    });
+    // The quorum must be reachable, or every HIGH plan would wait for its timeout.
+    const count = (role: ApproverConfig['role']) => approvals.approvers.filter((a) => a.role === role).length;
+    const high = QUORUM.HIGH;
+    if (count('sre') < high.sre || count('tech-lead') < high['tech-lead']) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvers'],
+        message: `HIGH needs ${high.sre} distinct SREs and ${high['tech-lead']} tech lead; the list has ${count('sre')} SRE(s) and ${count('tech-lead')} tech lead(s)`,
+      });
+    }
+  });
+export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
+
 export const agentConfigSchema = z
   .object({
     environment: z.enum(['dev', 'staging', 'prod']),
@@ -167,6 +217,8 @@ export const agentConfigSchema = z
     detection: detectionSchema.default(detectionSchema.parse({})),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]).default(30),
     alarmEmail: z.email().optional(),
+    /** Slack approvals; without it no plan that needs approval can run. */
+    approvals: approvalsSchema.optional(),
   })
   .strict();
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

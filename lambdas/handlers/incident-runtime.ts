@@ -1,0 +1,52 @@
+// Module-scope wiring for the incident workflow's Lambdas: stores, the audit log and the guardrail settings,
+// built once per cold start from the bundled configuration.
+
+import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
+import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
+import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
+import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
+import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
+import type { AgentConfig } from '../core/config/schema';
+import { DEFAULT_DENY_LIST } from '../core/decision/guardrails';
+import type { DecideStepDeps } from '../core/decision/steps';
+import { formatTarget } from '../core/decision/types';
+import { ServiceGraph } from '../core/topology';
+import { dynamoClient, requiredEnv } from './runtime';
+
+export const auditLog = () => new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
+
+export function decideDeps(config: AgentConfig): DecideStepDeps {
+  return {
+    graph: new ServiceGraph(config.topology),
+    incidents: new DynamoIncidentStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
+    decisions: new DynamoDecisionStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
+    denyList: DEFAULT_DENY_LIST,
+    // Deploy events reach AWS through the deploy-events topic; until that consumer exists the diagnosis
+    // classifies from the signals alone (the local runtime already correlates deploys).
+    deploysFor: async () => [],
+    changeFreezeAt: () => false,
+  };
+}
+
+export const actionLedger = () => new DynamoActionLedger(dynamoClient(), requiredEnv('ACTION_LEDGER_TABLE'));
+
+/**
+ * The cluster executor of an environment whose EKS executor is not wired yet: it cannot snapshot, so the
+ * remediation step refuses every action ("no-snapshot") and the workflow reports it instead of changing
+ * anything blind.
+ */
+export class NoClusterExecutor implements ClusterExecutor {
+  async snapshot(target: Parameters<ClusterExecutor['snapshot']>[0]): Promise<TargetSnapshot> {
+    throw new Error(
+      `no cluster executor is configured for this environment; ${formatTarget(target)} was left untouched`,
+    );
+  }
+
+  async execute(): Promise<{ ok: boolean; detail: string }> {
+    return { ok: false, detail: 'no cluster executor is configured for this environment' };
+  }
+
+  async rolloutStatus(): Promise<{ complete: boolean; detail: string }> {
+    return { complete: false, detail: 'no cluster executor is configured for this environment' };
+  }
+}

@@ -1,0 +1,192 @@
+// Lambda behind POST /slack/interactions (API Gateway HTTP API or REST proxy): Approve and Reject clicks and the
+// reject dialog. The signature is checked before anything is parsed; everything is done before answering, well
+// inside Slack's 3 seconds.
+//
+// Answers: 401 when the request is not provably from Slack now (missing, forged or stale signature), 400 when
+// a signed request cannot be read, and 200 otherwise, refusals included: Slack shows any other status as an
+// error to the person who clicked, so a refused vote is explained to them privately instead.
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { z } from 'zod';
+import {
+  APPROVE_ACTION,
+  REASON_BLOCK,
+  REASON_INPUT,
+  REJECT_ACTION,
+  REJECT_REASON_CALLBACK,
+} from '../adapters/slack/blocks';
+import { headerValue, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySlackSignature } from '../adapters/slack/signature';
+import { castVote, type Refusal, startReject, type VoteOutcome } from '../core/decision/approval';
+import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret } from './runtime';
+
+const { config } = bundledConfig();
+const approvals = approvalsConfig(config);
+// Slack gives up after 3 s: Web API calls get one quick retry at most and never wait out a long Retry-After.
+const deps = approvalDeps(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 });
+
+/** The parts of an API Gateway proxy event (HTTP API payload 2.0 or REST) this function reads. */
+export interface HttpEvent {
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+  readonly headers?: Readonly<Record<string, string | undefined>> | null;
+  readonly requestContext?: {
+    readonly http?: { readonly sourceIp?: string };
+    readonly identity?: { readonly sourceIp?: string };
+  };
+}
+
+export interface HttpResult {
+  readonly statusCode: number;
+  readonly headers?: Record<string, string>;
+  readonly body: string;
+}
+
+export const handler = middy(async (event: HttpEvent): Promise<HttpResult> => {
+  const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  const timestamp = headerValue(event.headers, TIMESTAMP_HEADER);
+  const sourceIp = event.requestContext?.http?.sourceIp ?? event.requestContext?.identity?.sourceIp;
+  const seen = {
+    at: new Date().toISOString(),
+    ...(sourceIp ? { sourceIp } : {}),
+    ...(timestamp ? { requestTimestamp: timestamp.slice(0, 20) } : {}),
+  };
+
+  const secret = (await readSecret(approvals.signingSecretName)).trim();
+  const signature = headerValue(event.headers, SIGNATURE_HEADER);
+  const verified = verifySlackSignature({ rawBody, timestamp, signature }, secret);
+  if (!verified.ok) {
+    return refuseRequest({ ...seen, code: verified.error.reason, detail: verified.error.detail, status: 401 });
+  }
+
+  const interaction = parseInteraction(rawBody);
+  if (!interaction.ok) {
+    return refuseRequest({ ...seen, code: 'malformed-payload', detail: interaction.detail, status: 400 });
+  }
+  const { value } = interaction;
+  const who = { decisionId: value.decisionId, userId: value.userId, ...(sourceIp ? { sourceIp } : {}) };
+
+  if (value.kind === 'reason') {
+    const outcome = await castVote({ ...who, choice: 'reject', reason: value.reason }, deps);
+    report(value.decisionId, outcome);
+    // A refused submission keeps the dialog open with the reason under the field; anything else closes it.
+    return outcome.kind === 'refused'
+      ? json({ response_action: 'errors', errors: { [REASON_BLOCK]: outcome.message } })
+      : { statusCode: 200, body: '' };
+  }
+  const click = {
+    ...who,
+    ...(value.channelId ? { channelId: value.channelId } : {}),
+    ...(value.messageTs ? { messageTs: value.messageTs } : {}),
+  };
+  const outcome =
+    value.action === APPROVE_ACTION
+      ? await castVote({ ...click, choice: 'approve' }, deps)
+      : await startReject({ ...click, choice: 'reject', triggerId: value.triggerId }, deps);
+  report(value.decisionId, outcome);
+  return { statusCode: 200, body: '' };
+}).use(injectLambdaContext(logger));
+
+async function refuseRequest(refusal: Refusal): Promise<HttpResult> {
+  logger.warn('Slack interaction refused', { ...refusal });
+  await deps.store.recordRefusal(refusal);
+  return { statusCode: refusal.status, body: '' };
+}
+
+function report(decisionId: string, outcome: VoteOutcome | { readonly kind: 'asked' }): void {
+  if (outcome.kind === 'refused') logger.warn('vote refused', { decisionId, code: outcome.code });
+  else logger.info('vote handled', { decisionId, outcome: outcome.kind });
+}
+
+const json = (body: unknown): HttpResult => ({
+  statusCode: 200,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+type Interaction =
+  | {
+      readonly kind: 'click';
+      readonly action: typeof APPROVE_ACTION | typeof REJECT_ACTION;
+      readonly decisionId: string;
+      readonly userId: string;
+      readonly triggerId: string;
+      readonly channelId?: string;
+      readonly messageTs?: string;
+    }
+  | { readonly kind: 'reason'; readonly decisionId: string; readonly userId: string; readonly reason: string };
+
+const user = z.object({ id: z.string().min(1) });
+
+const blockActions = z.object({
+  type: z.literal('block_actions'),
+  user,
+  trigger_id: z.string().min(1),
+  channel: z.object({ id: z.string() }).optional(),
+  container: z.object({ message_ts: z.string().optional(), channel_id: z.string().optional() }).optional(),
+  actions: z
+    .array(z.object({ action_id: z.enum([APPROVE_ACTION, REJECT_ACTION]), value: z.string().min(1) }))
+    .length(1),
+});
+
+const viewSubmission = z.object({
+  type: z.literal('view_submission'),
+  user,
+  view: z.object({
+    callback_id: z.literal(REJECT_REASON_CALLBACK),
+    private_metadata: z.string(),
+    state: z.object({
+      values: z.object({
+        [REASON_BLOCK]: z.object({ [REASON_INPUT]: z.object({ value: z.string().nullable().optional() }) }),
+      }),
+    }),
+  }),
+});
+
+const payloadSchema = z.discriminatedUnion('type', [blockActions, viewSubmission]);
+
+/** The `payload` form field of a signed request, read into a click or a dialog submission. */
+function parseInteraction(rawBody: Buffer): { ok: true; value: Interaction } | { ok: false; detail: string } {
+  const text = new URLSearchParams(rawBody.toString('utf8')).get('payload');
+  if (!text) return { ok: false, detail: 'no "payload" form field' };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { ok: false, detail: 'the payload is not JSON' };
+  }
+  const parsed = payloadSchema.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`);
+    return { ok: false, detail: `unexpected payload: ${issues.join('; ')}` };
+  }
+  const payload = parsed.data;
+  if (payload.type === 'view_submission') {
+    let decisionId: unknown;
+    try {
+      decisionId = (JSON.parse(payload.view.private_metadata) as { decisionId?: unknown }).decisionId;
+    } catch {
+      decisionId = undefined;
+    }
+    if (typeof decisionId !== 'string' || decisionId === '') {
+      return { ok: false, detail: 'the dialog does not name its decision' };
+    }
+    const reason = payload.view.state.values[REASON_BLOCK][REASON_INPUT].value ?? '';
+    return { ok: true, value: { kind: 'reason', decisionId, userId: payload.user.id, reason } };
+  }
+  const [action] = payload.actions;
+  const channelId = payload.container?.channel_id ?? payload.channel?.id;
+  const messageTs = payload.container?.message_ts;
+  return {
+    ok: true,
+    value: {
+      kind: 'click',
+      action: action.action_id,
+      decisionId: action.value,
+      userId: payload.user.id,
+      triggerId: payload.trigger_id,
+      ...(channelId ? { channelId } : {}),
+      ...(messageTs ? { messageTs } : {}),
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// The incident workflow: a Standard state machine per incident (state-machines/incident.asl.json) and the
+// Lambdas its states invoke, each allowed exactly what its step does.
+
+import { join } from 'node:path';
+import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import type { LoadedConfig } from '../lambdas/adapters/config-files';
+import { AgentFunction, type LogLevel as FunctionLogLevel, PROJECT_ROOT, retentionOf } from './agent-function';
+import type { AgentTables } from './agent-tables';
+import { aslDefinition } from './asl-definition';
+import type { AuditTrail } from './audit-trail';
+
+export const INCIDENT_DEFINITION_FILE = join(PROJECT_ROOT, 'state-machines', 'incident.asl.json');
+
+export interface IncidentWorkflowProps {
+  readonly agent: LoadedConfig;
+  readonly tables: AgentTables;
+  readonly audit: AuditTrail;
+  /** The function behind RequestApproval and RequestQuorumApproval (`lambda:invoke.waitForTaskToken`). */
+  readonly requestApproval: IFunction;
+  /**
+   * Powertools log level of the functions.
+   * @default 'INFO'
+   */
+  readonly logLevel?: FunctionLogLevel;
+  /**
+   * What happens to the execution log group when it leaves the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
+}
+
+export class IncidentWorkflow extends Construct {
+  /** Diagnose, PlanRemediation, AssessRisk, CheckGuardrails and Close. */
+  readonly decide: AgentFunction;
+  /** Remediate and VerifyRecovery: the only function that may change a cluster. */
+  readonly remediate: AgentFunction;
+  /** Outcome, diagnosis-only report, page, rejection, escalation and failure notices. */
+  readonly notify: AgentFunction;
+  readonly stateMachine: StateMachine;
+
+  constructor(scope: Construct, id: string, props: IncidentWorkflowProps) {
+    super(scope, id);
+    const { agent, tables, audit } = props;
+    const common = { agent, logLevel: props.logLevel, logRemovalPolicy: props.logRemovalPolicy };
+
+    this.decide = new AgentFunction(this, 'Decide', {
+      ...common,
+      handler: 'incident-decide',
+      description: 'Incident workflow: diagnose, plan, assess risk, check guardrails, close',
+      timeout: Duration.seconds(30),
+    });
+    this.decide.bindTable('INCIDENTS_TABLE', tables.incidents, { actions: ['GetItem', 'PutItem'] });
+    audit.grantAppend(this.decide);
+
+    this.remediate = new AgentFunction(this, 'Remediate', {
+      ...common,
+      handler: 'incident-remediate',
+      description: 'Incident workflow: snapshot, rate-limit and run the allowed actions; verify the rollout',
+      timeout: Duration.minutes(5),
+    });
+    this.remediate.bindTable('ACTION_LEDGER_TABLE', tables.actionLedger, { actions: ['GetItem', 'PutItem'] });
+    audit.grantAppend(this.remediate);
+
+    this.notify = new AgentFunction(this, 'Notify', {
+      ...common,
+      handler: 'incident-notify',
+      description: 'Incident workflow: outcome, report, page, rejection, escalation and failure notices',
+      timeout: Duration.seconds(30),
+    });
+    audit.grantAppend(this.notify);
+
+    const executionLogs = new LogGroup(this, 'IncidentExecutionLogs', {
+      logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-incident`,
+      retention: retentionOf(agent.config),
+      removalPolicy: props.logRemovalPolicy,
+    });
+    this.stateMachine = new StateMachine(this, 'IncidentStateMachine', {
+      comment: 'One execution per incident: diagnose, decide by risk tier, approve, remediate, report',
+      // Standard: an approval may wait an hour, and the execution history is the incident's story.
+      stateMachineType: StateMachineType.STANDARD,
+      ...aslDefinition(INCIDENT_DEFINITION_FILE, {
+        DecideFunctionArn: this.decide.functionArn,
+        RemediateFunctionArn: this.remediate.functionArn,
+        NotifyFunctionArn: this.notify.functionArn,
+        RequestApprovalFunctionArn: props.requestApproval.functionArn,
+      }),
+      logs: { destination: executionLogs, level: LogLevel.ERROR, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    // CDK derives no permissions from an ASL file: the role gets exactly what the definition invokes.
+    for (const fn of [this.decide, this.remediate, this.notify, props.requestApproval])
+      fn.grantInvoke(this.stateMachine);
+  }
+}
