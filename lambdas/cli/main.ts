@@ -5,6 +5,7 @@ import { ScenarioFormatError } from '../adapters/scenario/openmetrics';
 import { ConfigError } from '../core/config/load';
 import { APPROVER_MODES, type ApproverMode } from '../local/simulated-approvers';
 import { auditVerifyCommand } from './audit-command';
+import { CsvFormatError, detectCommand } from './detect-command';
 import { replayCommand } from './replay-command';
 import { watchCommand } from './watch-command';
 
@@ -47,6 +48,15 @@ program
   });
 
 program
+  .command('detect')
+  .description('streaming anomaly detection over timestamp,value CSV files (NAB format), no look-ahead')
+  .argument('<files...>', 'CSV files with a timestamp,value header')
+  .option('--json', 'print {"<category>/<file>.csv": ["YYYY-MM-DD HH:MM:SS", ...]} for the NAB scorer')
+  .action(async (files: string[], options: { json?: boolean }) => {
+    await detectCommand(files, options);
+  });
+
+program
   .command('audit')
   .description('check the audit trail')
   .command('verify')
@@ -60,7 +70,7 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof ScenarioFormatError) {
+  if (error instanceof ConfigError || error instanceof ScenarioFormatError || error instanceof CsvFormatError) {
     console.error(`sre-agent: ${error.message}`);
   } else {
     console.error('sre-agent: unexpected failure');

@@ -77,11 +77,15 @@ export async function benchScoring(): Promise<BenchLine[]> {
   const random = seededRandom(11);
   const ticks = Array.from({ length: 8 }, (_, k) => ({ time: T0 + 60 * k, values: tickValues(T0 + 60 * k, random) }));
   let k = 0;
-  const arithmetic = await medianSeconds(() => {
-    const tick = ticks[k % ticks.length];
-    model.scoreAligned(tick.time + 480 * Math.floor(k / ticks.length), tick.values);
-    k++;
-  }, 31, 70); // warm-up past the trend predictor's 60-point warm-up, so every series is forecast too
+  const arithmetic = await medianSeconds(
+    () => {
+      const tick = ticks[k % ticks.length];
+      model.scoreAligned(tick.time + 480 * Math.floor(k / ticks.length), tick.values);
+      k++;
+    },
+    31,
+    70,
+  ); // warm-up past the trend predictor's 60-point warm-up, so every series is forecast too
 
   // The whole tick: the source's JSON over loopback HTTP, parsed, mapped to series, scored.
   const body = JSON.stringify({

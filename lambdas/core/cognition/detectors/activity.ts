@@ -20,7 +20,6 @@ export class ActivityScorer implements OnlineScorer {
   private readonly changes: Ring;
   private sum = 0;
   private last = Number.NaN;
-  private level = 0;
 
   constructor(private readonly options: ActivityOptions) {
     this.changes = new Ring(options.window);
@@ -30,17 +29,16 @@ export class ActivityScorer implements OnlineScorer {
     const w = this.options.window;
     const prev = this.last;
     this.last = x;
-    // A slow running level only sizes the floor, so an idle series has a finite log.
-    this.level += 0.01 * (Math.abs(x) - this.level);
-    const change = prev === prev ? Math.abs(x - prev) : Number.NaN;
+    const change = !Number.isNaN(prev) ? Math.abs(x - prev) : Number.NaN;
     if (this.changes.length === w) {
       const old = this.changes.recent(w - 1);
-      if (old === old) this.sum -= old;
+      if (!Number.isNaN(old)) this.sum -= old;
     }
     this.changes.push(change);
-    if (change === change) this.sum += change;
+    if (!Number.isNaN(change)) this.sum += change;
     if (this.changes.length < w) return Number.NaN;
-    return Math.log(Math.max(0, this.sum) / w + Math.max(this.level * 1e-6, 1e-12));
+    // The floor (a billionth of the value's size) only keeps an idle series' log finite and constant.
+    return Math.log(Math.max(0, this.sum) / w + 1e-9 * (1 + Math.abs(x)));
   }
 
   skip(): void {

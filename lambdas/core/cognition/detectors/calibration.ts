@@ -39,11 +39,16 @@ export class TailCalibrator {
     return this.window.length;
   }
 
+  /** Median of the history (NaN when empty). */
+  median(): number {
+    return this.window.quantile(0.5);
+  }
+
   /** P(S >= s) under the history (1 while the history is too short); does not learn s. */
   pValue(s: number): number {
     const w = this.window;
     const n = w.length;
-    if (n < this.options.minHistory || !(s === s)) return 1;
+    if (n < this.options.minHistory || Number.isNaN(s)) return 1;
     const k = Math.min(this.options.tailPoints, n);
     const u = w.at(n - k);
     if (s <= u) return w.countAtLeast(s) / n;
@@ -57,7 +62,7 @@ export class TailCalibrator {
   pValueLow(s: number): number {
     const w = this.window;
     const n = w.length;
-    if (n < this.options.minHistory || !(s === s)) return 1;
+    if (n < this.options.minHistory || Number.isNaN(s)) return 1;
     const k = Math.min(this.options.tailPoints, n);
     const u = w.at(k - 1);
     if (s >= u) return (n - w.countAtLeast(s) + w.countEqual(s)) / n;

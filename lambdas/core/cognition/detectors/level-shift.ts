@@ -47,5 +47,10 @@ export class LevelShiftScorer implements OnlineScorer {
     return ((level - median) / Math.max(robustScale(ref), spreadFloor(median))) * this.gain;
   }
 
+  /** Robust spread of the reference window (NaN while it is too short). */
+  referenceSpread(): number {
+    return this.reference.length >= this.options.minPoints ? robustScale(this.reference) : Number.NaN;
+  }
+
   skip(): void {}
 }

@@ -36,7 +36,7 @@ export class RateScorer implements OnlineScorer {
     this.last[this.head] = x;
     this.head = (this.head + 1) % lag;
     this.seen++;
-    if (!(before === before)) return Number.NaN;
+    if (Number.isNaN(before)) return Number.NaN;
     const change = x - before;
     const ch = this.changes;
     let z = Number.NaN;

@@ -89,5 +89,10 @@ export class SeasonalScorer implements OnlineScorer {
     return z;
   }
 
+  /** Robust spread of the recent residuals (NaN before there are any): how well the cycle explains the series. */
+  residualSpread(): number {
+    return this.residuals.length >= this.options.minValues ? robustScale(this.residuals) : Number.NaN;
+  }
+
   skip(): void {}
 }

@@ -26,18 +26,25 @@ export class SortedWindow {
   /** Adds a finite value, evicting the oldest once full. */
   push(x: number): void {
     const sorted = this.sorted;
-    let n = this.count;
+    const n = this.count;
     if (n === this.capacity) {
-      const old = this.ring[this.head];
-      const at = this.lowerBound(old, n);
-      sorted.copyWithin(at, at + 1, n);
-      n--;
+      // Replace the evicted value in place and shift only the values between its slot and the new one's.
+      const out = this.lowerBound(this.ring[this.head], n);
+      if (x >= sorted[out]) {
+        const at = this.upperBound(x, n) - 1;
+        sorted.copyWithin(out, out + 1, at + 1);
+        sorted[at] = x;
+      } else {
+        const at = this.upperBound(x, n);
+        sorted.copyWithin(at + 1, at, out);
+        sorted[at] = x;
+      }
     } else {
+      const at = this.upperBound(x, n);
+      sorted.copyWithin(at + 1, at, n);
+      sorted[at] = x;
       this.count++;
     }
-    const at = this.upperBound(x, n);
-    sorted.copyWithin(at + 1, at, n);
-    sorted[at] = x;
     this.ring[this.head] = x;
     this.head = this.head + 1 === this.capacity ? 0 : this.head + 1;
   }
