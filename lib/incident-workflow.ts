@@ -21,6 +21,8 @@ export interface IncidentWorkflowProps {
   readonly audit: AuditTrail;
   /** The function behind RequestApproval and RequestQuorumApproval (`lambda:invoke.waitForTaskToken`). */
   readonly requestApproval: IFunction;
+  /** The function that marks a decision timed out or closed and updates its Slack message. */
+  readonly closeApproval: IFunction;
   /**
    * Powertools log level of the functions.
    * @default 'INFO'
@@ -87,6 +89,7 @@ export class IncidentWorkflow extends Construct {
         RemediateFunctionArn: this.remediate.functionArn,
         NotifyFunctionArn: this.notify.functionArn,
         RequestApprovalFunctionArn: props.requestApproval.functionArn,
+        CloseApprovalFunctionArn: props.closeApproval.functionArn,
       }),
       logs: { destination: executionLogs, level: LogLevel.ERROR, includeExecutionData: false },
       tracingEnabled: true,

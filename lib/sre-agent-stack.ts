@@ -43,6 +43,7 @@ export class SreAgentStack extends Stack {
       tables: this.tables,
       audit: this.audit,
       requestApproval: this.approvals.requestApproval,
+      closeApproval: this.approvals.closeApproval,
       logRemovalPolicy: removalPolicy,
     });
     this.detectionLoop = new DetectionLoop(this, 'DetectionLoop', {

@@ -192,6 +192,15 @@ export class LocalAgent {
       Close: decide('Close'),
       RequestApproval: approve,
       RequestQuorumApproval: approve,
+      // The approval message is edited, not posted anew: it counts as no notification.
+      MarkApprovalTimedOut: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
+        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock()).toISOString());
+        return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
+      }),
+      CloseApprovalMessage: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
+        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock()).toISOString());
+        return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
+      }),
       Remediate: asLambdaInvoke((payload: { case: IncidentCase }) => remediate(payload.case, remediateDeps)),
       VerifyRecovery: asLambdaInvoke((payload: { case: IncidentCase }) => verifyRecovery(payload.case, remediateDeps)),
     };
@@ -212,7 +221,11 @@ export class LocalAgent {
           const produced = (output as { Payload?: unknown }).Payload ?? output;
           const incidentId = request?.case?.incidentId ?? request?.decisionId;
           if (incidentId) {
-            const c = state.startsWith('Request') ? { incidentId, approval: produced } : produced;
+            const c = state.startsWith('Request')
+              ? { incidentId, approval: produced }
+              : state.endsWith('ApprovalMessage') || state === 'MarkApprovalTimedOut'
+                ? { incidentId }
+                : produced;
             await auditStep(this.audit, state, c as Parameters<typeof auditStep>[2], new Date(clock()).toISOString());
           }
           return output;
@@ -224,6 +237,7 @@ export class LocalAgent {
         DecideFunctionArn: LOCAL_ARN('incident-decide'),
         RequestApprovalFunctionArn: LOCAL_ARN('request-approval'),
         RemediateFunctionArn: LOCAL_ARN('incident-remediate'),
+        CloseApprovalFunctionArn: LOCAL_ARN('close-approval'),
         NotifyFunctionArn: LOCAL_ARN('incident-notify'),
       }),
       traced,

@@ -47,6 +47,10 @@ export class RecordingNotifier implements CaseNotifier {
     });
   }
 
+  approvalClosed(incidentId: string, outcome: string, at: string): void {
+    this.sent.push({ at, incidentId, channel: 'chat', kind: 'edit', text: `Approval for ${incidentId}: ${outcome}` });
+  }
+
   async notify(notice: CaseNotice, c: IncidentCase): Promise<void> {
     // A step may fail before the incident was read: the failure notice must still go out.
     const at = (c.incident as IncidentCase['incident'] | undefined)?.updatedAt ?? new Date().toISOString();

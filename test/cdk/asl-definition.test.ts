@@ -50,8 +50,9 @@ test('the tick workflow uses the two function ARNs, the dead-letter queue URL an
   ]);
 });
 
-test('the incident workflow uses its four function ARNs and nothing else', () => {
+test('the incident workflow uses its five function ARNs and nothing else', () => {
   expect(aslPlaceholders(readFileSync(INCIDENT_DEFINITION_FILE, 'utf8'))).toEqual([
+    'CloseApprovalFunctionArn',
     'DecideFunctionArn',
     'NotifyFunctionArn',
     'RemediateFunctionArn',

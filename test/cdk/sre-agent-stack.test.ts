@@ -170,7 +170,7 @@ describe.each([
     ]);
   });
 
-  test('the incident workflow is a Standard state machine whose role may invoke exactly its four functions', () => {
+  test('the incident workflow is a Standard state machine whose role may invoke exactly its five functions', () => {
     const synth = get();
     const { template, stack, logicalId } = synth;
     const workflow = stack.incidentWorkflow;
@@ -181,6 +181,7 @@ describe.each([
         RemediateFunctionArn: { 'Fn::GetAtt': [logicalId(workflow.remediate), 'Arn'] },
         NotifyFunctionArn: { 'Fn::GetAtt': [logicalId(workflow.notify), 'Arn'] },
         RequestApprovalFunctionArn: { 'Fn::GetAtt': [logicalId(stack.approvals.requestApproval), 'Arn'] },
+        CloseApprovalFunctionArn: { 'Fn::GetAtt': [logicalId(stack.approvals.closeApproval), 'Arn'] },
       },
     });
     const role = workflow.stateMachine.role;
@@ -189,9 +190,13 @@ describe.each([
       (action) => !action.startsWith('logs:') && !action.startsWith('xray:'),
     );
     expect(actions).toEqual(['lambda:InvokeFunction']);
-    const invoked = [workflow.decide, workflow.remediate, workflow.notify, stack.approvals.requestApproval].map((fn) =>
-      logicalId(fn),
-    );
+    const invoked = [
+      workflow.decide,
+      workflow.remediate,
+      workflow.notify,
+      stack.approvals.requestApproval,
+      stack.approvals.closeApproval,
+    ].map((fn) => logicalId(fn));
     for (const grant of grants.filter((g) => g.action === 'lambda:InvokeFunction')) {
       expect(invoked.some((id) => JSON.stringify(grant.resource).includes(id))).toBe(true);
     }

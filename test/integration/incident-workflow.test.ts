@@ -107,6 +107,7 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'Remediate',
       'VerifyRecovery',
       'NotifyOutcome',
+      'CloseApprovalMessage',
       'Close',
     ]);
     expect(result?.diagnosis?.rootCause).toMatchObject({ service: 'order-api', kind: 'bad-deploy' });
@@ -133,9 +134,10 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'action:executor:rollback',
       'step:workflow:VerifyRecovery',
       'notification:workflow:NotifyOutcome',
+      'notification:workflow:CloseApprovalMessage',
       'step:workflow:Close',
     ]);
-    expect(verifyChain(chain)).toEqual({ ok: true, length: 9 });
+    expect(verifyChain(chain)).toEqual({ ok: true, length: 10 });
   });
 
   it('MEDIUM, rejected: records who rejected and why, executes nothing', async () => {
@@ -167,7 +169,7 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
     const incident = badDeploy();
     await agent.incidents.create(incident);
     const result = await agent.runIncidentWorkflow(incident.id);
-    expect(agent.workflowTrace.slice(-2)).toEqual(['Escalate', 'Close']);
+    expect(agent.workflowTrace.slice(-3)).toEqual(['Escalate', 'MarkApprovalTimedOut', 'Close']);
     expect(result?.timeout?.Error).toBe('States.Timeout');
     expect(agent.cluster.log).toEqual([]);
     expect(agent.notifier.sent.filter((n) => n.kind === 'page')).toHaveLength(1);

@@ -77,6 +77,9 @@ export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
       return [step(`recovery ${c.verification?.recovered ? 'confirmed' : 'NOT confirmed'}`, { ...c.verification })];
     case 'Close':
       return [step(`closed: ${c.outcome}`, { outcome: c.outcome })];
+    case 'MarkApprovalTimedOut':
+    case 'CloseApprovalMessage':
+      return [{ actor, kind: 'notification', summary: `${state}: approval message updated`, detail: {} }];
     default:
       // Notifications, rejections, escalations and failures.
       return [
