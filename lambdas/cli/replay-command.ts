@@ -21,6 +21,7 @@ export async function replayCommand(
     : undefined;
   const report = await replayScenario(dir, {
     approvers: options.approvers,
+    guardrails: loaded?.config.guardrails,
     catalog: loaded?.catalog,
     detection: loaded?.config.detection,
     onStart: (total) => bar?.start(total, 0, { clock: '' }),

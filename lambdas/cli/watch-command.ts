@@ -18,7 +18,14 @@ export async function watchCommand(options: {
     timeoutMs: config.metricSource.timeoutMs,
     retries: config.metricSource.retries,
   });
-  const agent = await LocalAgent.start({ source, catalog, topology: config.topology, detection: config.detection });
+  const agent = await LocalAgent.start({
+    source,
+    catalog,
+    topology: config.topology,
+    detection: config.detection,
+    denyList: config.guardrails.denyList,
+    changeFreezes: config.guardrails.changeFreezes,
+  });
   const log = (text: string) =>
     process.stdout.write(`${new Date().toISOString().slice(0, 19).replace('T', ' ')}  ${text}\n`);
   let stopping = false;

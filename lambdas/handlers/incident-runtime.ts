@@ -7,7 +7,7 @@ import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
 import type { AgentConfig } from '../core/config/schema';
-import { DEFAULT_DENY_LIST } from '../core/decision/guardrails';
+import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { DecideStepDeps } from '../core/decision/steps';
 import { formatTarget } from '../core/decision/types';
 import { ServiceGraph } from '../core/topology';
@@ -20,11 +20,11 @@ export function decideDeps(config: AgentConfig): DecideStepDeps {
     graph: new ServiceGraph(config.topology),
     incidents: new DynamoIncidentStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
     decisions: new DynamoDecisionStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
-    denyList: DEFAULT_DENY_LIST,
+    denyList: denyListFrom(config.guardrails.denyList),
     // Deploy events reach AWS through the deploy-events topic; until that consumer exists the diagnosis
     // classifies from the signals alone (the local runtime already correlates deploys).
     deploysFor: async () => [],
-    changeFreezeAt: () => false,
+    changeFreezeAt: inChangeFreeze(config.guardrails.changeFreezes),
   };
 }
 

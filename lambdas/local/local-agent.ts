@@ -16,7 +16,7 @@ import type { DeployRecord } from '../core/cognition/classify';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
 import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
-import { DEFAULT_DENY_LIST, type DenyRule } from '../core/decision/guardrails';
+import { type DenyRule, denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { IncidentCase } from '../core/decision/incident-case';
 import { type CaseInput, decideStep } from '../core/decision/steps';
 import type { Tier } from '../core/decision/types';
@@ -39,7 +39,10 @@ export interface LocalAgentOptions {
   readonly deploys?: readonly DeployRecord[];
   /** How the simulated approvers answer approval requests (default approve). */
   readonly approvers?: ApproverMode;
+  /** Deny rules added to the built-in ones (config `guardrails.denyList`). */
   readonly denyList?: readonly DenyRule[];
+  /** Change freezes (config `guardrails.changeFreezes`). */
+  readonly changeFreezes?: readonly { readonly start: string; readonly end: string }[];
   /** Simulated time (epoch ms) for the rate limit and snapshots; wall clock by default. */
   readonly clock?: () => number;
 }
@@ -156,7 +159,7 @@ export class LocalAgent {
   private buildIncidentMachine(clock: () => number): LocalStateMachine {
     const { options, dynamo, incidents, decisions, cluster, notifier } = this;
     const graph = new ServiceGraph(options.topology);
-    const denyList = options.denyList ?? DEFAULT_DENY_LIST;
+    const denyList = denyListFrom(options.denyList);
     const deploys = options.deploys ?? [];
     const decideDeps = {
       graph,
@@ -165,7 +168,7 @@ export class LocalAgent {
       denyList,
       deploysFor: async (service: string, fromMs: number, toMs: number) =>
         deploys.filter((d) => d.service === service && d.time >= fromMs && d.time <= toMs + 5 * 60_000),
-      changeFreezeAt: () => false,
+      changeFreezeAt: inChangeFreeze(options.changeFreezes),
     };
     const remediateDeps = {
       graph,

@@ -9,7 +9,7 @@ import { ScenarioMetricSource } from '../adapters/scenario/scenario-metric-sourc
 import { type ReplayReport, reportIncident } from '../cli/replay-report';
 import type { Incident } from '../core/cognition/incident';
 import { parseSignalCatalog } from '../core/config/load';
-import type { DetectionConfig, SignalCatalog } from '../core/config/schema';
+import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { ServiceGraph } from '../core/topology';
 import { LocalAgent } from './local-agent';
@@ -26,6 +26,8 @@ export interface ReplayEvent {
 export interface ReplayOptions {
   /** How the simulated approvers answer (default approve). */
   readonly approvers?: ApproverMode;
+  /** Deny-list and change freezes from an environment's config. */
+  readonly guardrails?: GuardrailsConfig;
   readonly catalog?: SignalCatalog;
   readonly detection?: DetectionConfig;
   readonly onStart?: (totalTicks: number) => void;
@@ -57,6 +59,8 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       previousVersion: d.previousVersion,
     })),
     approvers: options.approvers ?? 'approve',
+    denyList: options.guardrails?.denyList,
+    changeFreezes: options.guardrails?.changeFreezes,
     clock: () => simulatedNow,
   });
   const notifier = agent.notifier;

@@ -253,6 +253,32 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
     expect(agent.notifier.sent.filter((n) => n.kind === 'page')).toHaveLength(1);
   });
 
+  it('a configured deny rule makes a HIGH failover diagnosis only; a change freeze raises the risk', async () => {
+    const agent = await LocalAgent.start({
+      source: silent,
+      catalog: testCatalog,
+      topology,
+      detection: testDetection,
+      denyList: [{ service: 'mysql-main', action: 'db-failover', reason: 'production RDS fails over only by hand' }],
+      changeFreezes: [{ start: '2026-11-04T00:00:00Z', end: '2026-11-05T00:00:00Z' }],
+      clock: () => OPENED,
+    });
+    agents.push(agent);
+    const incident = incidentOn('mysql-main', [['datastore_connections{mysql-main}', 0.98, 0.38]]);
+    await agent.incidents.create(incident);
+    const result = await agent.runIncidentWorkflow(incident.id);
+    expect(result?.guardrails?.refused).toEqual([
+      expect.objectContaining({
+        action: 'db-failover',
+        rule: 'deny-list',
+        detail: 'production RDS fails over only by hand',
+      }),
+    ]);
+    expect(result?.risk?.factors.find((f) => f.name === 'changeFreeze')?.value).toBe(1);
+    expect(agent.workflowTrace).toContain('DiagnosisOnlyReport');
+    expect(agent.cluster.log).toEqual([]);
+  });
+
   it('enforces at most three operations per resource per hour, across executions', async () => {
     const agent = await start('approve', []);
     const outcomes: string[] = [];

@@ -75,6 +75,21 @@ describe('config errors name the file, the field and what is wrong', () => {
     ]);
   });
 
+  it('a deny rule for an unknown service, and one that matches nothing', () => {
+    const text = `${dev}\nguardrails:\n  denyList:\n    - { service: ghost, reason: x }\n    - { reason: too broad }\n`;
+    const problems = problemsOf(() => parseAgentConfig(text, 'dev.yaml'));
+    expect(problems).toContain('guardrails.denyList[0].service: unknown service "ghost"');
+    expect(problems).toContain('guardrails.denyList[1]: needs a service, a namespace or an action');
+  });
+
+  it('prod denies the RDS failover to automation and declares a year-end freeze', () => {
+    const { guardrails } = loadEnvironmentConfig('prod').config;
+    expect(guardrails.denyList).toContainEqual(
+      expect.objectContaining({ service: 'mysql-main', action: 'db-failover' }),
+    );
+    expect(guardrails.changeFreezes).toHaveLength(1);
+  });
+
   it('a missing catalog file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
     writeFileSync(

@@ -202,6 +202,31 @@ export const approvalsSchema = z
   });
 export type ApprovalsConfig = z.infer<typeof approvalsSchema>;
 
+const isoTime = z.iso.datetime({ offset: true });
+
+/** Safety settings no automation passes; the iron rule on money is code and needs no entry here. */
+export const guardrailsSchema = z
+  .object({
+    /** Actions no automation may take, matched by service, namespace and/or action. */
+    denyList: z
+      .array(
+        z
+          .object({
+            service: z.string().min(1).optional(),
+            namespace: z.string().min(1).optional(),
+            action: z.string().min(1).optional(),
+            reason: z.string().min(1),
+          })
+          .strict()
+          .refine((rule) => rule.service || rule.namespace || rule.action, 'needs a service, a namespace or an action'),
+      )
+      .default([]),
+    /** Windows in which a change freeze is in force: remediation risk rises. */
+    changeFreezes: z.array(z.object({ start: isoTime, end: isoTime, reason: z.string().min(1) }).strict()).default([]),
+  })
+  .strict();
+export type GuardrailsConfig = z.infer<typeof guardrailsSchema>;
+
 export const agentConfigSchema = z
   .object({
     environment: z.enum(['dev', 'staging', 'prod']),
@@ -219,6 +244,19 @@ export const agentConfigSchema = z
     alarmEmail: z.email().optional(),
     /** Slack approvals; without it no plan that needs approval can run. */
     approvals: approvalsSchema.optional(),
+    guardrails: guardrailsSchema.default(guardrailsSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    const known = new Set(config.topology.services.map((s) => s.name));
+    config.guardrails.denyList.forEach((rule, index) => {
+      if (rule.service && !known.has(rule.service)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['guardrails', 'denyList', index, 'service'],
+          message: `unknown service "${rule.service}"`,
+        });
+      }
+    });
+  });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -12,7 +12,10 @@ export interface DenyRule {
   readonly reason: string;
 }
 
-/** A deny-list that holds in every environment: the matching engine's core pods are never touched by automation. */
+/**
+ * A deny-list that holds in every environment, whatever the config adds: the matching engine's core pods are
+ * never restarted by automation.
+ */
 export const DEFAULT_DENY_LIST: readonly DenyRule[] = [
   {
     service: 'matching-engine',
@@ -130,3 +133,12 @@ export function checkGuardrails(plan: readonly PlannedAction[], context: Guardra
   }
   return { allowed, refused, moneyInvolved };
 }
+
+/** The built-in deny-list followed by the configured one. */
+export const denyListFrom = (configured: readonly DenyRule[] = []): DenyRule[] => [...DEFAULT_DENY_LIST, ...configured];
+
+/** True when `timeMs` falls in one of the configured change freezes. */
+export const inChangeFreeze =
+  (freezes: readonly { readonly start: string; readonly end: string }[] = []) =>
+  (timeMs: number): boolean =>
+    freezes.some((f) => timeMs >= Date.parse(f.start) && timeMs < Date.parse(f.end));
