@@ -1,4 +1,4 @@
-import { learnBaseline, mad, median } from '../../lambdas/core/cognition/baseline';
+import { counterIncreases, learnBaseline, mad, median } from '../../lambdas/core/cognition/baseline';
 
 const DAY = 86_400;
 const T0 = Date.parse('2026-11-01T00:00:00Z') / 1000;
@@ -76,6 +76,20 @@ describe('learnBaseline', () => {
 
   it('refuses a step that does not divide the slot', () => {
     expect(() => learnBaseline('k{x}', [T0], [1], { stepSeconds: 420, slotMinutes: 5 })).toThrow(RangeError);
+  });
+});
+
+describe('counterIncreases', () => {
+  it('turns a counter into per-step increases, treating a drop as a reset', () => {
+    expect([...counterIncreases([5, 7, 10, 2, 4, Number.NaN, 9])]).toEqual([
+      Number.NaN,
+      2,
+      3,
+      2,
+      2,
+      Number.NaN,
+      Number.NaN,
+    ]);
   });
 });
 

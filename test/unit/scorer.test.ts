@@ -134,6 +134,36 @@ describe('ScoringModel', () => {
     expect(m.score(T0 + 60, points).anomalous).toBe(1);
   });
 
+  it('judges a counter on its per-tick increase, surviving a reset', () => {
+    const catalog = [
+      {
+        id: 'restarts_total',
+        query: 'x',
+        entityLabel: 'service',
+        unit: 'count' as const,
+        badDirection: 'up' as const,
+        kind: 'counter' as const,
+        minDeviation: 0,
+        limits: {},
+      },
+    ];
+    const m = new ScoringModel(catalog, settings, 16);
+    const key = { signalId: 'restarts_total', entity: 'order-api' };
+    let total = 1000;
+    // Forty minutes of a steady 10 a tick: the raw total climbs, the increase does not.
+    for (let k = 0; k < 40; k++) {
+      total += 10 + (k % 2);
+      expect(m.score(T0 + 60 * k, [{ ...key, value: total }]).anomalous).toBe(0);
+    }
+    // A counter reset (process restart) is not an anomaly: the increase since the reset is small.
+    expect(m.score(T0 + 60 * 40, [{ ...key, value: 12 }]).anomalous).toBe(0);
+    total = 12;
+    let last = m.score(T0 + 60 * 41, [{ ...key, value: (total += 500) }]);
+    for (let k = 42; k < 44; k++) last = m.score(T0 + 60 * k, [{ ...key, value: (total += 500) }]);
+    expect(last.raised.map((r) => r.key)).toEqual(['restarts_total{order-api}']);
+    expect(last.raised[0].value).toBe(500);
+  });
+
   it('maps z to a score of one half at the threshold', () => {
     expect(anomalyScore(5, 5)).toBeCloseTo(0.5);
     expect(anomalyScore(0, 5)).toBe(0);

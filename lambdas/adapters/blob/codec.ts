@@ -79,6 +79,8 @@ export function decodeScorerState(body: Uint8Array): ScorerStateSnapshot {
     forecastStreak: arrays.forecastStreak as Uint8Array,
     forecastCalm: arrays.forecastCalm as Uint8Array,
     forecastSince: arrays.forecastSince as Float64Array,
+    // States saved before counters were scored have no lastRaw: every counter starts afresh.
+    lastRaw: (arrays.lastRaw as Float64Array | undefined) ?? new Float64Array(header.keys.length).fill(Number.NaN),
   };
 }
 

@@ -14,7 +14,7 @@ import type { MetricQueryError, MetricSource } from '../perception/metric-source
 import { tickSeconds } from '../pipeline';
 import type { BaselinePublisher, PublishOutcome } from '../ports';
 import { fail, ok, type Result } from '../result';
-import { learnBaseline, type SeriesBaseline } from './baseline';
+import { counterIncreases, learnBaseline, type SeriesBaseline } from './baseline';
 import { fetchHistory, historyWindow } from './learn';
 
 /**
@@ -325,7 +325,8 @@ export async function learnShard(input: ShardInput, deps: LearnShardDeps): Promi
       for (const entity of batch.entities) {
         const key = seriesKey(signal.id, entity);
         const series = history.series.get(entity);
-        const baseline = series && learnBaseline(key, series.timestamps, series.values, options);
+        const values = series && (signal.kind === 'counter' ? counterIncreases(series.values) : series.values);
+        const baseline = series && values && learnBaseline(key, series.timestamps, values, options);
         if (baseline) baselines.push(baseline);
         else skipped.push(key);
       }

@@ -247,3 +247,19 @@ export function mad(values: Float64Array): number {
   for (let i = 0; i < values.length; i++) deviations[i] = Math.abs(values[i] - center);
   return median(deviations);
 }
+
+/**
+ * A counter's per-step increase, which is what the scorer judges for `kind: counter` signals. A drop means
+ * the counter was reset: the increase since the reset is the new value itself. The first point has none.
+ */
+export function counterIncreases(values: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(values.length);
+  out[0] = Number.NaN;
+  for (let i = 1; i < values.length; i++) out[i] = counterIncrease(values[i - 1], values[i]);
+  return out;
+}
+
+export function counterIncrease(previous: number, current: number): number {
+  if (!Number.isFinite(previous) || !Number.isFinite(current)) return Number.NaN;
+  return current >= previous ? current - previous : current;
+}

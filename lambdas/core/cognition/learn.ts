@@ -5,7 +5,7 @@
 import type { DetectionConfig, SignalCatalog } from '../config/schema';
 import { seriesKey } from '../perception/collect';
 import type { MetricQueryError, MetricSource, RangeSeries } from '../perception/metric-source';
-import { learnBaseline, type SeriesBaseline } from './baseline';
+import { counterIncreases, learnBaseline, type SeriesBaseline } from './baseline';
 
 /** Prometheus refuses range queries over 11,000 points per series; stay below it. */
 const MAX_POINTS_PER_QUERY = 10_000;
@@ -37,7 +37,8 @@ export async function learnBaselines(
     }
     for (const [entity, series] of history.series) {
       const key = seriesKey(signal.id, entity);
-      const baseline = learnBaseline(key, series.timestamps, series.values, {
+      const values = signal.kind === 'counter' ? counterIncreases(series.values) : series.values;
+      const baseline = learnBaseline(key, series.timestamps, values, {
         stepSeconds,
         slotMinutes: detection.slotMinutes,
       });

@@ -7,7 +7,7 @@
 
 import type { DetectionConfig, Signal } from '../config/schema';
 import { parseSeriesKey } from '../perception/collect';
-import { HOURS_PER_DAY, SECONDS_PER_DAY, type SeriesBaseline } from './baseline';
+import { counterIncrease, HOURS_PER_DAY, SECONDS_PER_DAY, type SeriesBaseline } from './baseline';
 import { DEFAULT_HOLT, forecastBreach, type HoltState, HoltTables, holtUpdate } from './forecast';
 
 /** Direction codes: which side of the baseline is bad. */
@@ -109,6 +109,8 @@ export interface ScorerStateSnapshot {
   readonly forecastStreak: Uint8Array;
   readonly forecastCalm: Uint8Array;
   readonly forecastSince: Float64Array;
+  /** Last raw value of counter series, to score their per-tick increase. */
+  readonly lastRaw: Float64Array;
 }
 
 /** A state with no series, at `lastTick`: what a scorer restarts from when its saved state is gone. */
@@ -133,6 +135,7 @@ export function emptyScorerState(lastTick: number): ScorerStateSnapshot {
     forecastStreak: u8(),
     forecastCalm: u8(),
     forecastSince: f64(),
+    lastRaw: f64(),
   };
 }
 
@@ -176,6 +179,9 @@ export class ScoringModel {
   private forecastStreak: Uint8Array;
   private forecastCalm: Uint8Array;
   private forecastSince: Float64Array;
+  // Counters are judged on their per-tick increase.
+  private isCounter: Uint8Array;
+  private lastRaw: Float64Array;
   private readonly holt = new HoltTables(DEFAULT_HOLT);
   private lastTick = Number.NEGATIVE_INFINITY;
   // Per-tick outputs.
@@ -216,6 +222,8 @@ export class ScoringModel {
     this.forecastStreak = new Uint8Array(c);
     this.forecastCalm = new Uint8Array(c);
     this.forecastSince = new Float64Array(c);
+    this.isCounter = new Uint8Array(c);
+    this.lastRaw = new Float64Array(c).fill(Number.NaN);
     this.z = new Float64Array(c);
     this.expected = new Float64Array(c);
   }
@@ -249,6 +257,7 @@ export class ScoringModel {
     this.limitAbove[i] = limit?.above ?? Number.NaN;
     this.limitBelow[i] = limit?.below ?? Number.NaN;
     this.hasLimit[i] = limit ? 1 : 0;
+    this.isCounter[i] = signal.kind === 'counter' ? 1 : 0;
     this.level[i] = Number.NaN;
     return i;
   }
@@ -278,8 +287,9 @@ export class ScoringModel {
    * Scores one tick. `values[i]` is the value of series `i` (NaN when absent); it must cover `size` series.
    * A gap neither confirms nor clears an anomaly.
    */
-  scoreAligned(time: number, values: Float64Array): TickScore {
+  scoreAligned(time: number, raw: Float64Array): TickScore {
     const n = this.count;
+    const values = this.counterIncreases(raw);
     const c = this.capacity;
     const { threshold, persistenceTicks, clearTicks } = this.settings;
     const dayOffset = ((time % SECONDS_PER_DAY) + SECONDS_PER_DAY) % SECONDS_PER_DAY;
@@ -372,6 +382,20 @@ export class ScoringModel {
       cleared: cleared.map((i) => this.keys[i]),
       forecasts: this.forecast(time, values, seasonalRow),
     };
+  }
+
+  /** Replaces counters' raw values by their increase since the last tick (NaN on the first sight). */
+  private counterIncreases(raw: Float64Array): Float64Array {
+    const n = this.count;
+    let values = raw;
+    for (let i = 0; i < n; i++) {
+      if (!this.isCounter[i]) continue;
+      if (values === raw) values = raw.slice();
+      const x = raw[i];
+      values[i] = counterIncrease(this.lastRaw[i], x);
+      if (!Number.isNaN(x)) this.lastRaw[i] = x;
+    }
+    return values;
   }
 
   /**
@@ -494,6 +518,7 @@ export class ScoringModel {
       forecastStreak: this.forecastStreak.slice(0, n),
       forecastCalm: this.forecastCalm.slice(0, n),
       forecastSince: this.forecastSince.slice(0, n),
+      lastRaw: this.lastRaw.slice(0, n),
     };
   }
 
@@ -517,6 +542,7 @@ export class ScoringModel {
       this.forecastStreak[i] = state.forecastStreak[j];
       this.forecastCalm[i] = state.forecastCalm[j];
       this.forecastSince[i] = state.forecastSince[j];
+      this.lastRaw[i] = state.lastRaw[j];
     });
     this.lastTick = state.lastTick;
   }
@@ -553,6 +579,10 @@ export class ScoringModel {
     this.forecastStreak = copy(this.forecastStreak, (n) => new Uint8Array(n));
     this.forecastCalm = copy(this.forecastCalm, (n) => new Uint8Array(n));
     this.forecastSince = copy(this.forecastSince, (n) => new Float64Array(n));
+    this.isCounter = copy(this.isCounter, (n) => new Uint8Array(n));
+    const lastRaw = new Float64Array(capacity).fill(Number.NaN);
+    lastRaw.set(this.lastRaw);
+    this.lastRaw = lastRaw;
     this.z = new Float64Array(capacity);
     this.expected = new Float64Array(capacity);
     const relayout = (from: Float32Array, rows: number) => {
