@@ -9,6 +9,7 @@ import { ScoringModel, scorerSettings } from '../../lambdas/core/cognition/score
 import { signalCatalogSchema } from '../../lambdas/core/config/schema';
 import { DEFAULT_DETECTION } from '../../lambdas/core/defaults';
 import { collectSignals } from '../../lambdas/core/perception/collect';
+import { seededRandom } from '../support/random';
 import { type BenchLine, medianSeconds, timeLine } from './bench-line';
 
 const SERIES = 100_000;
@@ -25,16 +26,6 @@ const catalog = signalCatalogSchema.parse({
     },
   ],
 });
-
-function seededRandom(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const levels = new Float64Array(SERIES);
 const seasonalAt = (level: number, slot: number) => 0.3 * level * Math.sin((2 * Math.PI * slot) / 288);

@@ -16,20 +16,11 @@ import {
   StreamingDetector,
 } from '../../lambdas/core/cognition/detectors/streaming-detector';
 import { Ring, robustScale, SortedWindow } from '../../lambdas/core/cognition/detectors/windows';
+import { seededRandom as seeded } from '../support/random';
 
 const T0 = Date.parse('2026-03-02T00:00:00Z') / 1000;
 const MINUTE = 60;
 const DAY = 86_400;
-
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(seed: number): () => number {
   const r = seeded(seed);
