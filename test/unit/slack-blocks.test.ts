@@ -271,3 +271,15 @@ describe('escapeText and clip', () => {
     expect(clip('short', 10)).toBe('short');
   });
 });
+
+describe('redaction at the Slack boundary', () => {
+  it('never lets an address, a key or a wallet into a message', () => {
+    const text = escapeText(
+      'dial tcp 10.0.3.17:8443 refused; payout to 0x52908400098527886E0F7030069857D2E4169EE7 <b>',
+    );
+    expect(text).not.toContain('10.0.3.17');
+    expect(text).not.toContain('0x52908400098527886E0F7030069857D2E4169EE7');
+    expect(text).toContain('[REDACTED:ipv4]');
+    expect(text).toContain('&lt;b&gt;');
+  });
+});

@@ -2,6 +2,7 @@
 // risk and how it adds up, the votes and the seats still empty; Approve / Reject while the decision waits, the
 // outcome once it is closed. Kept inside Block Kit's limits whatever the incident holds.
 
+import { redact } from '../../core/action/redact';
 import type { IncidentSignal } from '../../core/cognition/incident';
 import { type ApprovalView, type Decision, type QuorumState, roleName } from '../../core/decision/approval';
 import { type ApproverRole, formatTarget, type Vote } from '../../core/decision/types';
@@ -32,9 +33,12 @@ const MAX_FACTORS = 10;
 const SPARKLINE_WIDTH = 40;
 const BARS = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'] as const;
 
-/** Escapes the three characters Slack treats as markup: `&`, `<` and `>` (mentions and links start with `<`). */
+/**
+ * The one door data passes to reach Slack: secrets, addresses, keys and wallets are redacted first, then the
+ * three characters Slack treats as markup (`&`, `<`, `>`; mentions and links start with `<`) are escaped.
+ */
 export const escapeText = (text: string): string =>
-  text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  redact(text).text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** Cuts `text` to `max` characters, never inside an escape such as `&amp;`, marking the cut with an ellipsis. */
 export function clip(text: string, max: number): string {
