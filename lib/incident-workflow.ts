@@ -3,6 +3,7 @@
 
 import { join } from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
@@ -65,6 +66,23 @@ export class IncidentWorkflow extends Construct {
       timeout: Duration.minutes(5),
     });
     this.remediate.bindTable('ACTION_LEDGER_TABLE', tables.actionLedger, { actions: ['GetItem', 'PutItem'] });
+    const cluster = agent.config.cluster;
+    if (cluster) {
+      // Endpoint and CA of exactly the configured cluster; what the role may do inside it is Kubernetes RBAC's.
+      this.remediate.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['eks:DescribeCluster'],
+          resources: [
+            Stack.of(this).formatArn({
+              service: 'eks',
+              region: cluster.region ?? agent.config.region,
+              resource: 'cluster',
+              resourceName: cluster.name,
+            }),
+          ],
+        }),
+      );
+    }
     audit.grantAppend(this.remediate);
 
     this.notify = new AgentFunction(this, 'Notify', {

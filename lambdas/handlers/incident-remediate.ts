@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import { auditStep } from '../core/action/audit-steps';
 import { remediate, verifyRecovery } from '../core/action/remediate';
 import { CaseError, type IncidentCase } from '../core/decision/incident-case';
-import { actionLedger, auditLog, decideDeps, NoClusterExecutor } from './incident-runtime';
+import { actionLedger, auditLog, clusterExecutor, decideDeps } from './incident-runtime';
 import { bundledConfig, logger } from './runtime';
 
 const { config } = bundledConfig();
@@ -14,9 +14,9 @@ const audit = auditLog();
 const deps = {
   graph,
   denyList,
-  cluster: new NoClusterExecutor(),
+  cluster: clusterExecutor(config),
   ledger: actionLedger(),
-  dryRun: false,
+  dryRun: config.cluster?.dryRun ?? false,
   now: () => Date.now(),
 };
 

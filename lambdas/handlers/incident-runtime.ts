@@ -5,6 +5,7 @@ import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
+import { createEksExecutor } from '../adapters/eks/eks-executor';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
 import type { AgentConfig } from '../core/config/schema';
 import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
@@ -28,10 +29,32 @@ export function decideDeps(config: AgentConfig): DecideStepDeps {
   };
 }
 
+/** The environment's executor: EKS when a cluster is configured, else one that refuses every change. */
+export function clusterExecutor(config: AgentConfig): ClusterExecutor {
+  const cluster = config.cluster;
+  if (!cluster) return new NoClusterExecutor();
+  let executor: Promise<ClusterExecutor> | undefined;
+  // DescribeCluster runs on first use, not at cold start, and is retried on the next call if it failed.
+  const get = (): Promise<ClusterExecutor> => {
+    executor ??= createEksExecutor({ clusterName: cluster.name, region: cluster.region ?? config.region }).catch(
+      (error: unknown) => {
+        executor = undefined;
+        throw error;
+      },
+    );
+    return executor;
+  };
+  return {
+    snapshot: async (target) => (await get()).snapshot(target),
+    execute: async (step, options) => (await get()).execute(step, options),
+    rolloutStatus: async (step) => (await get()).rolloutStatus(step),
+  };
+}
+
 export const actionLedger = () => new DynamoActionLedger(dynamoClient(), requiredEnv('ACTION_LEDGER_TABLE'));
 
 /**
- * The cluster executor of an environment whose EKS executor is not wired yet: it cannot snapshot, so the
+ * The cluster executor of an environment without a configured cluster: it cannot snapshot, so the
  * remediation step refuses every action ("no-snapshot") and the workflow reports it instead of changing
  * anything blind.
  */

@@ -450,6 +450,22 @@ describe.each([
 });
 
 describe('what differs between dev and prod', () => {
+  test('prod remediation may describe exactly its configured EKS cluster; dev has no cluster and no EKS grant', () => {
+    const prodEks = grantsOf(prod, prod.logicalId(prod.stack.incidentWorkflow.remediate.role!)).filter((g) =>
+      g.action.startsWith('eks:'),
+    );
+    expect(prodEks).toEqual([
+      {
+        action: 'eks:DescribeCluster',
+        resource: {
+          'Fn::Join': ['', ['arn:aws:eks:ap-northeast-1:', { Ref: 'AWS::AccountId' }, ':cluster/exchange-prod']],
+        },
+      },
+    ]);
+    const devActions = allStatements(dev.resources).flatMap(({ statement }) => asArray(statement.Action));
+    expect(devActions.filter((action) => action.startsWith('eks:'))).toEqual([]);
+  });
+
   test('prod protects its data: deletion protection, retained tables, bucket and logs, termination protection', () => {
     for (const [, table] of resourcesOfType(prod.resources, 'AWS::DynamoDB::Table')) {
       expect(table.Properties.DeletionProtectionEnabled).toBe(true);

@@ -227,6 +227,18 @@ export const guardrailsSchema = z
   .strict();
 export type GuardrailsConfig = z.infer<typeof guardrailsSchema>;
 
+/** The EKS cluster the executor acts on. */
+export const clusterSchema = z
+  .object({
+    name: z.string().regex(/^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/, 'must be an EKS cluster name'),
+    /** @default the config's region */
+    region: z.string().optional(),
+    /** Every change as a server-side dry run only (`dryRun=All`): a safe first week in a new environment. */
+    dryRun: z.boolean().default(false),
+  })
+  .strict();
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+
 export const agentConfigSchema = z
   .object({
     environment: z.enum(['dev', 'staging', 'prod']),
@@ -245,6 +257,8 @@ export const agentConfigSchema = z
     /** Slack approvals; without it no plan that needs approval can run. */
     approvals: approvalsSchema.optional(),
     guardrails: guardrailsSchema.default(guardrailsSchema.parse({})),
+    /** The EKS cluster remediation acts on; without it remediation refuses every action. */
+    cluster: clusterSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
