@@ -78,7 +78,7 @@ export interface AgentFunctionProps {
   /** What the function does, shown in the Lambda console. */
   readonly description: string;
   /** Validated configuration and signal catalog, compiled into the bundle (never a Lambda environment variable). */
-  readonly agent: Pick<LoadedConfig, 'config' | 'catalog'>;
+  readonly agent: Pick<LoadedConfig, 'config' | 'catalog' | 'playbooks'>;
   /**
    * Memory in MB; CPU grows with it (1769 MB = one full vCPU).
    * @default 512
@@ -215,8 +215,8 @@ export class AgentFunction extends NodejsFunction {
 }
 
 /** What runtime.ts `bundledConfig()` parses: the validated config (defaults applied) and the signal catalog. */
-export function bundledConfigText(agent: Pick<LoadedConfig, 'config' | 'catalog'>): string {
-  return JSON.stringify({ config: agent.config, catalog: agent.catalog });
+export function bundledConfigText(agent: Pick<LoadedConfig, 'config' | 'catalog' | 'playbooks'>): string {
+  return JSON.stringify({ config: agent.config, catalog: agent.catalog, playbooks: agent.playbooks });
 }
 
 /**

@@ -8,7 +8,9 @@ import { AgentTables } from './agent-tables';
 import { AuditTrail } from './audit-trail';
 import { BaselineJob } from './baseline-job';
 import { DetectionLoop } from './detection-loop';
+import { ExecutorAccess } from './executor-access';
 import { IncidentWorkflow } from './incident-workflow';
+import { executorNamespaces } from './rbac-manifests';
 import { SlackApprovals } from './slack-approvals';
 import { WorkBucket } from './work-bucket';
 
@@ -46,6 +48,15 @@ export class SreAgentStack extends Stack {
       closeApproval: this.approvals.closeApproval,
       logRemovalPolicy: removalPolicy,
     });
+    const cluster = agent.config.cluster;
+    if (cluster) {
+      // The remediation role's identity inside the cluster: only the project's RBAC (k8s/rbac) grants it anything.
+      new ExecutorAccess(this, 'ExecutorAccess', {
+        clusterName: cluster.name,
+        executorRole: this.incidentWorkflow.remediate.role!,
+        namespaces: executorNamespaces(agent.config),
+      });
+    }
     this.detectionLoop = new DetectionLoop(this, 'DetectionLoop', {
       agent,
       tables: this.tables,

@@ -2,14 +2,16 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { ConfigError, parseAgentConfig, parseSignalCatalog } from '../core/config/load';
+import { ConfigError, parseAgentConfig, parsePlaybooks, parseSignalCatalog } from '../core/config/load';
 import type { AgentConfig, SignalCatalog } from '../core/config/schema';
+import type { Playbooks } from '../core/decision/plan';
 
 export interface LoadedConfig {
   readonly config: AgentConfig;
   readonly catalog: SignalCatalog;
+  readonly playbooks: Playbooks;
   /** Files read, for messages and for synth to track. */
-  readonly files: { readonly config: string; readonly catalog: string };
+  readonly files: { readonly config: string; readonly catalog: string; readonly playbooks: string };
 }
 
 export const DEFAULT_CONFIG_DIR = resolve(__dirname, '..', '..', 'config');
@@ -24,7 +26,9 @@ export function loadConfigFile(configFile: string): LoadedConfig {
   const config = parseAgentConfig(readText(configFile), configFile);
   const catalogFile = join(dirname(configFile), config.signalCatalog);
   const catalog = parseSignalCatalog(readText(catalogFile), catalogFile, config.topology);
-  return { config, catalog, files: { config: configFile, catalog: catalogFile } };
+  const playbooksFile = join(dirname(configFile), config.playbooks);
+  const playbooks = parsePlaybooks(readText(playbooksFile), playbooksFile, catalog);
+  return { config, catalog, playbooks, files: { config: configFile, catalog: catalogFile, playbooks: playbooksFile } };
 }
 
 export function loadEnvironmentConfig(environment: string, configDir = DEFAULT_CONFIG_DIR): LoadedConfig {
@@ -32,4 +36,12 @@ export function loadEnvironmentConfig(environment: string, configDir = DEFAULT_C
     throw new ConfigError(join(configDir, `${environment}.yaml`), [`environment name "${environment}" is not valid`]);
   }
   return loadConfigFile(join(configDir, `${environment}.yaml`));
+}
+
+/** The playbooks bundled with the project, checked against the bundled signal catalog (replay and tests). */
+export function defaultPlaybooks(configDir = DEFAULT_CONFIG_DIR): Playbooks {
+  const catalogFile = join(configDir, 'promql-queries.yaml');
+  const catalog = parseSignalCatalog(readText(catalogFile), catalogFile);
+  const file = join(configDir, 'playbooks.yaml');
+  return parsePlaybooks(readText(file), file, catalog);
 }

@@ -22,6 +22,7 @@ export async function replayCommand(
   const report = await replayScenario(dir, {
     approvers: options.approvers,
     guardrails: loaded?.config.guardrails,
+    playbooks: loaded?.playbooks,
     catalog: loaded?.catalog,
     detection: loaded?.config.detection,
     onStart: (total) => bar?.start(total, 0, { clock: '' }),

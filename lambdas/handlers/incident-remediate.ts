@@ -8,8 +8,8 @@ import { CaseError, type IncidentCase } from '../core/decision/incident-case';
 import { actionLedger, auditLog, clusterExecutor, decideDeps } from './incident-runtime';
 import { bundledConfig, logger } from './runtime';
 
-const { config } = bundledConfig();
-const { graph, denyList } = decideDeps(config);
+const { config, playbooks } = bundledConfig();
+const { graph, denyList } = decideDeps(config, playbooks);
 const audit = auditLog();
 const deps = {
   graph,

@@ -9,6 +9,7 @@ import { createEksExecutor } from '../adapters/eks/eks-executor';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
 import type { AgentConfig } from '../core/config/schema';
 import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
+import type { Playbooks } from '../core/decision/plan';
 import type { DecideStepDeps } from '../core/decision/steps';
 import { formatTarget } from '../core/decision/types';
 import { ServiceGraph } from '../core/topology';
@@ -16,8 +17,9 @@ import { dynamoClient, requiredEnv } from './runtime';
 
 export const auditLog = () => new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
 
-export function decideDeps(config: AgentConfig): DecideStepDeps {
+export function decideDeps(config: AgentConfig, playbooks: Playbooks): DecideStepDeps {
   return {
+    playbooks,
     graph: new ServiceGraph(config.topology),
     incidents: new DynamoIncidentStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
     decisions: new DynamoDecisionStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),

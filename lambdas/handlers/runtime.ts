@@ -31,6 +31,7 @@ import {
   type ApprovalMessenger,
   type ApprovalWorkflow,
 } from '../core/decision/approval';
+import { type Playbooks, playbooksSchema } from '../core/decision/plan';
 import { ScoringSession } from '../core/tick';
 import { ServiceGraph } from '../core/topology';
 
@@ -40,9 +41,10 @@ export const logger = new Logger({ serviceName: 'sre-agent' });
 export function bundledConfig(raw = process.env.SRE_AGENT_BUNDLED_CONFIG): {
   config: AgentConfig;
   catalog: SignalCatalog;
+  playbooks: Playbooks;
 } {
   if (!raw) throw new ConfigError('SRE_AGENT_BUNDLED_CONFIG', ['not set: the function was not built by the CDK app']);
-  const parsed = JSON.parse(raw) as { config: unknown; catalog: unknown };
+  const parsed = JSON.parse(raw) as { config: unknown; catalog: unknown; playbooks: unknown };
   const config = agentConfigSchema.safeParse(parsed.config);
   if (!config.success)
     throw new ConfigError(
@@ -55,7 +57,13 @@ export function bundledConfig(raw = process.env.SRE_AGENT_BUNDLED_CONFIG): {
       'bundled catalog',
       catalog.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
     );
-  return { config: config.data, catalog: catalog.data };
+  const playbooks = playbooksSchema.safeParse(parsed.playbooks);
+  if (!playbooks.success)
+    throw new ConfigError(
+      'bundled playbooks',
+      playbooks.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  return { config: config.data, catalog: catalog.data, playbooks: playbooks.data };
 }
 
 export function requiredEnv(name: string): string {

@@ -4,6 +4,7 @@
 
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
+import { defaultPlaybooks } from '../adapters/config-files';
 import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
@@ -18,6 +19,7 @@ import { scorerSettings } from '../core/cognition/scorer';
 import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
 import { type DenyRule, denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { IncidentCase } from '../core/decision/incident-case';
+import type { Playbooks } from '../core/decision/plan';
 import { type CaseInput, decideStep } from '../core/decision/steps';
 import type { Tier } from '../core/decision/types';
 import type { MetricSource } from '../core/perception/metric-source';
@@ -43,6 +45,8 @@ export interface LocalAgentOptions {
   readonly denyList?: readonly DenyRule[];
   /** Change freezes (config `guardrails.changeFreezes`). */
   readonly changeFreezes?: readonly { readonly start: string; readonly end: string }[];
+  /** The playbooks PlanRemediation follows (default: config/playbooks.yaml). */
+  readonly playbooks?: Playbooks;
   /** Simulated time (epoch ms) for the rate limit and snapshots; wall clock by default. */
   readonly clock?: () => number;
 }
@@ -169,6 +173,7 @@ export class LocalAgent {
       deploysFor: async (service: string, fromMs: number, toMs: number) =>
         deploys.filter((d) => d.service === service && d.time >= fromMs && d.time <= toMs + 5 * 60_000),
       changeFreezeAt: inChangeFreeze(options.changeFreezes),
+      playbooks: options.playbooks ?? defaultPlaybooks(),
     };
     const remediateDeps = {
       graph,

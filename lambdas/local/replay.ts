@@ -10,6 +10,7 @@ import { type ReplayReport, reportIncident } from '../cli/replay-report';
 import type { Incident } from '../core/cognition/incident';
 import { parseSignalCatalog } from '../core/config/load';
 import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
+import type { Playbooks } from '../core/decision/plan';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { ServiceGraph } from '../core/topology';
 import { LocalAgent } from './local-agent';
@@ -26,6 +27,7 @@ export interface ReplayEvent {
 export interface ReplayOptions {
   /** How the simulated approvers answer (default approve). */
   readonly approvers?: ApproverMode;
+  readonly playbooks?: Playbooks;
   /** Deny-list and change freezes from an environment's config. */
   readonly guardrails?: GuardrailsConfig;
   readonly catalog?: SignalCatalog;
@@ -60,6 +62,7 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     })),
     approvers: options.approvers ?? 'approve',
     denyList: options.guardrails?.denyList,
+    playbooks: options.playbooks,
     changeFreezes: options.guardrails?.changeFreezes,
     clock: () => simulatedNow,
   });

@@ -464,6 +464,13 @@ describe('what differs between dev and prod', () => {
     ]);
     const devActions = allStatements(dev.resources).flatMap(({ statement }) => asArray(statement.Action));
     expect(devActions.filter((action) => action.startsWith('eks:'))).toEqual([]);
+    // Inside the cluster the role is only the executor group, with no EKS access policy.
+    prod.template.hasResourceProperties('AWS::EKS::AccessEntry', {
+      ClusterName: 'exchange-prod',
+      KubernetesGroups: ['sre-agent:executor'],
+      AccessPolicies: Match.absent(),
+    });
+    dev.template.resourceCountIs('AWS::EKS::AccessEntry', 0);
   });
 
   test('prod protects its data: deletion protection, retained tables, bucket and logs, termination protection', () => {

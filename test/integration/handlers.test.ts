@@ -52,10 +52,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => prometheus.listen(0, '127.0.0.1', () => resolve()));
   const { port } = prometheus.address() as AddressInfo;
 
-  const { config, catalog } = loadEnvironmentConfig('dev');
+  const { config, catalog, playbooks } = loadEnvironmentConfig('dev');
   const bundled = {
     config: { ...config, metricSource: { ...config.metricSource, url: `http://127.0.0.1:${port}` } },
     catalog,
+    playbooks,
   };
   process.env.SRE_AGENT_BUNDLED_CONFIG = JSON.stringify(bundled);
   process.env.WORK_BUCKET = 'sre-agent-dev-work';

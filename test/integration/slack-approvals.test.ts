@@ -110,7 +110,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => slack.listen(0, '127.0.0.1', () => resolve()));
   slackUrl = `http://127.0.0.1:${(slack.address() as AddressInfo).port}/api/`;
 
-  const { config, catalog } = loadEnvironmentConfig('dev');
+  const { config, catalog, playbooks } = loadEnvironmentConfig('dev');
   const approvals = {
     channel: CHANNEL,
     signingSecretName: 'sre-agent/test/slack-signing-secret',
@@ -122,7 +122,7 @@ beforeAll(async () => {
     ],
     timeoutMinutes: { MEDIUM: 30, HIGH: 60 },
   };
-  process.env.SRE_AGENT_BUNDLED_CONFIG = JSON.stringify({ config: { ...config, approvals }, catalog });
+  process.env.SRE_AGENT_BUNDLED_CONFIG = JSON.stringify({ config: { ...config, approvals }, catalog, playbooks });
   process.env.APPROVALS_TABLE = dynamo.tables.approvals;
   process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
   process.env.AWS_ACCESS_KEY_ID = 'local';

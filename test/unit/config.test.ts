@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfigFile, loadEnvironmentConfig } from '../../lambdas/adapters/config-files';
-import { ConfigError, parseAgentConfig, parseSignalCatalog } from '../../lambdas/core/config/load';
+import { ConfigError, parseAgentConfig, parsePlaybooks, parseSignalCatalog } from '../../lambdas/core/config/load';
 
 const problemsOf = (fn: () => unknown): string[] => {
   try {
@@ -88,6 +88,41 @@ describe('config errors name the file, the field and what is wrong', () => {
       expect.objectContaining({ service: 'mysql-main', action: 'db-failover' }),
     );
     expect(guardrails.changeFreezes).toHaveLength(1);
+  });
+
+  it('a playbook cannot name a money operation, an unknown signal or a fault twice', () => {
+    const { catalog } = loadEnvironmentConfig('dev');
+    const text = [
+      'playbooks:',
+      '  - { fault: funds-service-errors, actions: [{ action: wallet-transfer }], recovery: { signals: [error_ratio], waitMinutes: 5 } }',
+      '  - { fault: bad-deploy, actions: [{ action: rollback }], recovery: { signals: [nope], waitMinutes: 5 } }',
+      '  - { fault: bad-deploy, actions: [{ action: rollback }], recovery: { signals: [error_ratio], waitMinutes: 5 } }',
+    ].join('\n');
+    const problems = problemsOf(() => parsePlaybooks(text, 'playbooks.yaml', catalog)).join('\n');
+    expect(problems).toMatch(
+      /playbooks\[0\]\.actions\[0\]\.action: "wallet-transfer" is not a catalog action .*money operations can never be added/,
+    );
+    // Cross-entry checks run once every entry is well-formed.
+    const twice = text
+      .split('\n')
+      .filter((_, i) => i !== 1)
+      .join('\n')
+      .replace('signals: [nope]', 'signals: [error_ratio]');
+    expect(problemsOf(() => parsePlaybooks(twice, 'playbooks.yaml', catalog))).toContain(
+      'playbooks[1].fault: second playbook for "bad-deploy"',
+    );
+  });
+
+  it('the bundled playbooks load and name only catalog signals', () => {
+    const { playbooks } = loadEnvironmentConfig('prod');
+    expect(playbooks.playbooks.map((p) => p.fault)).toContain('bad-deploy');
+    expect(() =>
+      parsePlaybooks(
+        'playbooks:\n  - { fault: bad-deploy, actions: [{ action: rollback }], recovery: { signals: [ghost], waitMinutes: 5 } }\n',
+        'p.yaml',
+        loadEnvironmentConfig('dev').catalog,
+      ),
+    ).toThrow('playbooks[0].recovery.signals[0]: unknown signal "ghost"');
   });
 
   it('a missing catalog file', () => {

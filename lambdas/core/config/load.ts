@@ -2,6 +2,7 @@
 
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import { type Playbooks, playbooksSchema } from '../decision/plan';
 import { ConfigError } from './config-error';
 import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema, type Topology } from './schema';
 
@@ -32,6 +33,20 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, text: string, fi
     );
   }
   return result.data;
+}
+
+/** Parses the playbooks and checks that their recovery signals are in the catalog. */
+export function parsePlaybooks(text: string, file: string, catalog: SignalCatalog): Playbooks {
+  const playbooks = parseWithSchema(playbooksSchema, text, file);
+  const known = new Set(catalog.signals.map((s) => s.id));
+  const problems: string[] = [];
+  playbooks.playbooks.forEach((playbook, index) => {
+    playbook.recovery.signals.forEach((signal, j) => {
+      if (!known.has(signal)) problems.push(`playbooks[${index}].recovery.signals[${j}]: unknown signal "${signal}"`);
+    });
+  });
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return playbooks;
 }
 
 export const parseAgentConfig = (text: string, file: string): AgentConfig =>

@@ -250,6 +250,8 @@ export const agentConfigSchema = z
     metricSource: metricSourceSchema,
     /** Signal catalog file, relative to the config directory. */
     signalCatalog: z.string().min(1).default('promql-queries.yaml'),
+    /** Playbooks file, relative to the config directory. */
+    playbooks: z.string().min(1).default('playbooks.yaml'),
     topology: topologySchema,
     detection: detectionSchema.default(detectionSchema.parse({})),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]).default(30),

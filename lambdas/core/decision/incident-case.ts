@@ -7,7 +7,7 @@ import type { Incident } from '../cognition/incident';
 import { type Candidate, rankByTopology } from '../cognition/rank';
 import type { ServiceGraph } from '../topology';
 import { checkGuardrails, type DenyRule, type Refusal } from './guardrails';
-import { DEFAULT_PLAYBOOK, planRemediation } from './plan';
+import { type Playbooks, planRemediation } from './plan';
 import { assessRisk } from './risk';
 import type { PlannedAction, RiskAssessment, Tier, Vote } from './types';
 
@@ -62,6 +62,7 @@ export interface DecideDeps {
   readonly deploysFor: (service: string, fromMs: number, toMs: number) => Promise<DeployRecord[]>;
   readonly denyList: readonly DenyRule[];
   readonly changeFreezeAt: (timeMs: number) => boolean;
+  readonly playbooks: Playbooks;
 }
 
 export class CaseError extends Error {
@@ -90,7 +91,7 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
 export function planStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
   const diagnosis = requirePart(c, 'diagnosis');
   const root = deps.graph.get(diagnosis.rootCause.service);
-  return { ...c, plan: root ? planRemediation(diagnosis.rootCause.kind, root, DEFAULT_PLAYBOOK) : [] };
+  return { ...c, plan: root ? planRemediation(diagnosis.rootCause.kind, root, deps.playbooks) : [] };
 }
 
 export function assessStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
