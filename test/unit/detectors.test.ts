@@ -166,7 +166,7 @@ describe('scorers', () => {
     const z = statistics(scorer, values);
     expect(z[301]).toBeGreaterThan(10);
     expect(maxAbs(z.slice(100, 300).filter((x) => !Number.isNaN(x)))).toBeLessThan(6);
-    scorer.skip();
+    scorer.markGap();
     expect(scorer.update(T0, 1)).toBeNaN();
   });
 

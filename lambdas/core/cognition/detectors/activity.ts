@@ -41,7 +41,7 @@ export class ActivityScorer implements OnlineScorer {
     return Math.log(Math.max(0, this.sum) / w + 1e-9 * (1 + Math.abs(x)));
   }
 
-  skip(): void {
+  markGap(): void {
     this.last = Number.NaN;
   }
 }

@@ -53,7 +53,7 @@ export class ExtremeScorer implements OnlineScorer {
     return m;
   }
 
-  skip(): void {}
+  markGap(): void {}
 }
 
 /**

@@ -52,5 +52,5 @@ export class LevelShiftScorer implements OnlineScorer {
     return this.reference.length >= this.options.minPoints ? robustScale(this.reference) : Number.NaN;
   }
 
-  skip(): void {}
+  markGap(): void {}
 }

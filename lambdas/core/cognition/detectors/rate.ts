@@ -48,7 +48,7 @@ export class RateScorer implements OnlineScorer {
     return z;
   }
 
-  skip(): void {
+  markGap(): void {
     this.last[this.head] = Number.NaN;
     this.head = (this.head + 1) % this.options.lag;
     this.seen++;

@@ -10,7 +10,7 @@ export interface OnlineScorer {
   /** Statistic for (t, x) against the points before it, then learns it. x is finite; t in seconds. */
   update(t: number, x: number): number;
   /** A point is missing at time t (a gap or a NaN value): scorers that count positions advance. */
-  skip(t: number): void;
+  markGap(t: number): void;
 }
 
 /** Median of the first n values of a scratch array (reorders them). */

@@ -94,5 +94,5 @@ export class SeasonalScorer implements OnlineScorer {
     return this.residuals.length >= this.options.minValues ? robustScale(this.residuals) : Number.NaN;
   }
 
-  skip(): void {}
+  markGap(): void {}
 }

@@ -36,7 +36,7 @@ export class ShortMemoryScorer implements OnlineScorer {
     return z;
   }
 
-  skip(): void {}
+  markGap(): void {}
 }
 
 /** Smallest spread worth resolving around a level: one part in a million of it, and never zero. */

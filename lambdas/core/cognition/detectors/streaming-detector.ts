@@ -204,13 +204,13 @@ export class StreamingDetector {
     if (t > this.lastTime || Number.isNaN(this.lastTime)) this.lastTime = t;
     if (!Number.isFinite(value)) {
       for (const c of this.channels) {
-        c.scorer.skip(t);
+        c.scorer.markGap(t);
         c.recent.fill(1);
       }
       if (this.refractory > 0) this.refractory--;
       return { score: 0, flagged: false, components: NO_COMPONENTS };
     }
-    if (gap) for (const c of this.channels) c.scorer.skip(t);
+    if (gap) for (const c of this.channels) c.scorer.markGap(t);
     this.valid++;
 
     const o = this.options;
@@ -232,7 +232,7 @@ export class StreamingDetector {
         if (!c.residual) this.score(c, t, value, components);
         else if (!Number.isNaN(residual)) this.score(c, t, residual, components);
         else {
-          c.scorer.skip(t);
+          c.scorer.markGap(t);
           components[c.name] = Number.NaN;
         }
       }
