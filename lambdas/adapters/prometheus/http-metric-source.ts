@@ -17,6 +17,7 @@ import type {
   RangeSeries,
 } from '../../core/perception/metric-source';
 import { fail, ok } from '../../core/result';
+import { retryAfterMs } from '../http/retry-after';
 
 /** AWS credentials as the SDK credential providers resolve them. */
 export interface AwsCredentialIdentity {
@@ -110,17 +111,8 @@ export function parseSampleValue(text: unknown): number | undefined {
 
 /** Parses Retry-After (delta seconds or HTTP date) into ms, capped; undefined when absent or unreadable. */
 export function parseRetryAfter(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  let ms: number;
-  if (/^\d+(\.\d+)?$/.test(trimmed)) {
-    ms = Number(trimmed) * 1000;
-  } else {
-    const date = Date.parse(trimmed);
-    if (Number.isNaN(date)) return undefined;
-    ms = date - now;
-  }
-  return Math.min(Math.max(0, Math.round(ms)), MAX_RETRY_AFTER_MS);
+  const ms = retryAfterMs(header, now);
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
 }
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

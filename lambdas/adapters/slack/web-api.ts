@@ -2,6 +2,7 @@
 // timeout, jittered retries that honour HTTP 429 Retry-After, and `{ok: false}` answers as typed errors.
 
 import { backOff } from 'exponential-backoff';
+import { retryAfterMs } from '../http/retry-after';
 
 export const SLACK_API_URL = 'https://slack.com/api/';
 
@@ -92,14 +93,6 @@ export function botTokenFrom(secret: string): string {
   return trimmed;
 }
 
-/** Retry-After (seconds, as Slack sends it, or an HTTP date) in ms; undefined when absent or unreadable. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
-  if (!header) return undefined;
-  const trimmed = header.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
 
 export class SlackWebApi {
   private readonly baseUrl: string;
