@@ -93,7 +93,6 @@ export function botTokenFrom(secret: string): string {
   return trimmed;
 }
 
-
 export class SlackWebApi {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
