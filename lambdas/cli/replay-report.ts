@@ -45,6 +45,24 @@ export interface ReportIncident {
     readonly dryRun: boolean;
     readonly result: string;
   }[];
+  /** What the recovery checks after the change found; null when nothing ran. */
+  readonly recovery: {
+    readonly status: string;
+    readonly checks: number;
+    readonly recoveredAt: string | null;
+    /** From the change to confirmed recovery. */
+    readonly minutesToRecover: number | null;
+    /** From the incident opening to confirmed recovery. */
+    readonly minutesFromOpen: number | null;
+    readonly detail: string[];
+  } | null;
+  /** What was put back from snapshots when recovery did not come. */
+  readonly undone: {
+    readonly action: string;
+    readonly target: string;
+    readonly result: string;
+    readonly detail: string;
+  }[];
   readonly predictedBreachAt: string | null;
   readonly status: string;
   readonly resolvedAt: string | null;
@@ -68,9 +86,46 @@ export interface ReplayReport {
   readonly alerts: { readonly raw: number; readonly notified: number };
   readonly failedTicks: number;
   readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[];
+  /** Incident workflows still waiting for recovery when the scenario ran out. */
+  readonly pendingWorkflows: number;
+  /** Self-healing: of the incidents where an action ran, how many recovered, and how fast. */
+  readonly selfHealing: SelfHealingSummary;
   readonly collectionErrors: number;
   readonly baselines: { readonly learned: number; readonly skipped: number; readonly relearned: number };
 }
+
+export interface SelfHealingSummary {
+  readonly attempted: number;
+  readonly recovered: number;
+  /** recovered / attempted; null when nothing was attempted. */
+  readonly rate: number | null;
+  readonly medianMinutesToRecover: number | null;
+  readonly undone: number;
+}
+
+export function selfHealingOf(incidents: readonly ReportIncident[]): SelfHealingSummary {
+  const attempted = incidents.filter((i) => i.executed.some((e) => e.result === 'succeeded'));
+  const recovered = attempted.filter((i) => i.recovery?.status === 'recovered');
+  const minutes = recovered
+    .map((i) => i.recovery?.minutesToRecover)
+    .filter((m): m is number => typeof m === 'number')
+    .sort((a, b) => a - b);
+  const mid = minutes.length >> 1;
+  return {
+    attempted: attempted.length,
+    recovered: recovered.length,
+    rate: attempted.length ? Number((recovered.length / attempted.length).toFixed(3)) : null,
+    medianMinutesToRecover: minutes.length
+      ? minutes.length % 2
+        ? minutes[mid]
+        : (minutes[mid - 1] + minutes[mid]) / 2
+      : null,
+    undone: incidents.filter((i) => i.undone.some((u) => u.result === 'restored')).length,
+  };
+}
+
+const minutesBetween = (from: string, to: string): number =>
+  Math.round((Date.parse(to) - Date.parse(from)) / 6_000) / 10;
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
 
@@ -103,6 +158,26 @@ export function reportIncident(incident: Incident, graph: ServiceGraph, decision
     executed: (decision?.execution ?? [])
       .filter((e) => e.result !== 'refused')
       .map((e) => ({ action: e.action, target: e.target, dryRun: e.dryRun, result: e.result })),
+    recovery: decision?.verification
+      ? {
+          status: decision.verification.status,
+          checks: decision.verification.checks,
+          recoveredAt: decision.verification.recoveredAt ?? null,
+          minutesToRecover: decision.verification.recoveredAt
+            ? minutesBetween(decision.verification.startedAt, decision.verification.recoveredAt)
+            : null,
+          minutesFromOpen: decision.verification.recoveredAt
+            ? minutesBetween(incident.openedAt, decision.verification.recoveredAt)
+            : null,
+          detail: decision.verification.detail,
+        }
+      : null,
+    undone: (decision?.undo ?? []).map((u) => ({
+      action: u.action,
+      target: u.target,
+      result: u.result,
+      detail: u.detail,
+    })),
     outcome: decision?.outcome ?? null,
     refused: [
       ...(decision?.guardrails?.refused ?? []),
@@ -166,6 +241,16 @@ export function formatTimeline(report: ReplayReport): string {
     for (const e of incident.executed) {
       lines.push(`         executed: ${e.action} ${e.target} ${e.dryRun ? '(dry run) ' : ''}${e.result}`);
     }
+    if (incident.recovery) {
+      const r = incident.recovery;
+      lines.push(
+        r.recoveredAt
+          ? `${clock(r.recoveredAt)}  RECOVERED ${r.minutesToRecover} min after the change (${plural(r.checks, 'check')})`
+          : `         recovery ${r.status} after ${plural(r.checks, 'check')}`,
+      );
+      if (!r.recoveredAt) for (const d of r.detail.slice(-3)) lines.push(`           - ${d}`);
+    }
+    for (const u of incident.undone) lines.push(`         undo: ${u.action} ${u.target} ${u.result} (${u.detail})`);
     if (incident.outcome) lines.push(`         workflow outcome: ${incident.outcome}`);
     if (incident.predictedBreachAt) {
       lines.push(`         hard limit predicted to be crossed at ${clock(incident.predictedBreachAt)}`);
@@ -187,6 +272,16 @@ export function formatTimeline(report: ReplayReport): string {
   lines.push(
     `Alerts: ${plural(report.alerts.raw, 'raw alert')} delivered by the scenario's Alertmanager; ${plural(report.alerts.notified, 'notification')} from the agent.`,
   );
+  const heal = report.selfHealing;
+  if (heal.attempted > 0) {
+    const median = heal.medianMinutesToRecover === null ? '' : `, median ${heal.medianMinutesToRecover} min to recover`;
+    lines.push(
+      `Self-healing: ${heal.recovered} of ${plural(heal.attempted, 'remediated incident')} recovered${median}; ${heal.undone} undone.`,
+    );
+  }
+  if (report.pendingWorkflows > 0) {
+    lines.push(`Incident workflows still verifying recovery at the end: ${report.pendingWorkflows}`);
+  }
   if (report.failedTicks > 0) lines.push(`Failed ticks (sent to the dead-letter queue): ${report.failedTicks}`);
   for (const f of report.failedWorkflows)
     lines.push(`Incident workflow failed for ${f.incidentId}: ${f.error}: ${f.cause}`);

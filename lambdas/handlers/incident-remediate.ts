@@ -1,35 +1,67 @@
-// Lambda: Remediate and VerifyRecovery, the only steps that may change a cluster.
+// Lambda: Remediate, VerifyRecovery and UndoRemediation, the only steps that may change a cluster. Every
+// request to the API server is appended to the incident's audit chain, and the case is recorded after each
+// change so the incident shows what was done while verification is still running.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import { auditStep } from '../core/action/audit-steps';
-import { remediate, verifyRecovery } from '../core/action/remediate';
+import type { KubeExchange } from '../adapters/eks/kube-client';
+import { auditExchanges, auditStep } from '../core/action/audit-steps';
+import { remediate, undoRemediation, verifyRecovery } from '../core/action/remediate';
 import { CaseError, type IncidentCase } from '../core/decision/incident-case';
-import { actionLedger, auditLog, clusterExecutor, decideDeps } from './incident-runtime';
+import {
+  actionLedger,
+  auditLog,
+  clusterExecutor,
+  decideDeps,
+  decisionStore,
+  incidentStore,
+  snapshotStore,
+} from './incident-runtime';
 import { bundledConfig, logger } from './runtime';
 
 const { config, playbooks } = bundledConfig();
 const { graph, denyList } = decideDeps(config, playbooks);
 const audit = auditLog();
+const decisions = decisionStore();
+// One invocation at a time per container: the buffer holds exactly this step's requests.
+const exchanges: KubeExchange[] = [];
 const deps = {
   graph,
   denyList,
-  cluster: clusterExecutor(config),
+  cluster: clusterExecutor(config, (exchange) => exchanges.push(exchange)),
   ledger: actionLedger(),
+  snapshots: snapshotStore(),
+  incidents: incidentStore(),
   dryRun: config.cluster?.dryRun ?? false,
   now: () => Date.now(),
 };
 
+const STEPS = {
+  Remediate: (c: IncidentCase) => remediate(c, deps),
+  VerifyRecovery: (c: IncidentCase) => verifyRecovery(c, deps),
+  UndoRemediation: (c: IncidentCase) => undoRemediation(c, deps),
+} as const;
+
 export const handler = middy(async (event: { step: string; case: IncidentCase }): Promise<IncidentCase> => {
+  const run = STEPS[event.step as keyof typeof STEPS];
+  if (!run) {
+    throw new CaseError(`unknown remediation step "${event.step}" (expected ${Object.keys(STEPS).join(', ')})`);
+  }
+  exchanges.length = 0;
   let result: IncidentCase;
-  if (event.step === 'Remediate') result = await remediate(event.case, deps);
-  else if (event.step === 'VerifyRecovery') result = await verifyRecovery(event.case, deps);
-  else throw new CaseError(`unknown remediation step "${event.step}" (expected Remediate or VerifyRecovery)`);
+  try {
+    result = await run(event.case);
+  } finally {
+    await auditExchanges(audit, event.case.incidentId, event.step, exchanges.splice(0));
+  }
   await auditStep(audit, event.step, result, new Date().toISOString());
+  if (event.step !== 'VerifyRecovery') await decisions.record(result);
   logger.info('remediation step done', {
     step: event.step,
     incidentId: result.incidentId,
     execution: result.execution,
+    verification: result.verification?.status,
+    undo: result.undo,
   });
   return result;
 }).use(injectLambdaContext(logger));

@@ -5,7 +5,9 @@ import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
+import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
 import { createEksExecutor } from '../adapters/eks/eks-executor';
+import type { KubeExchange } from '../adapters/eks/kube-client';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
 import type { AgentConfig } from '../core/config/schema';
 import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
@@ -21,8 +23,8 @@ export function decideDeps(config: AgentConfig, playbooks: Playbooks): DecideSte
   return {
     playbooks,
     graph: new ServiceGraph(config.topology),
-    incidents: new DynamoIncidentStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
-    decisions: new DynamoDecisionStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE')),
+    incidents: incidentStore(),
+    decisions: decisionStore(),
     denyList: denyListFrom(config.guardrails.denyList),
     // Deploy events reach AWS through the deploy-events topic; until that consumer exists the diagnosis
     // classifies from the signals alone (the local runtime already correlates deploys).
@@ -31,27 +33,37 @@ export function decideDeps(config: AgentConfig, playbooks: Playbooks): DecideSte
   };
 }
 
-/** The environment's executor: EKS when a cluster is configured, else one that refuses every change. */
-export function clusterExecutor(config: AgentConfig): ClusterExecutor {
+/**
+ * The environment's executor: EKS when a cluster is configured, else one that refuses every change.
+ * `onExchange` sees every request to the API server, for the audit trail.
+ */
+export function clusterExecutor(config: AgentConfig, onExchange?: (exchange: KubeExchange) => void): ClusterExecutor {
   const cluster = config.cluster;
   if (!cluster) return new NoClusterExecutor();
   let executor: Promise<ClusterExecutor> | undefined;
   // DescribeCluster runs on first use, not at cold start, and is retried on the next call if it failed.
   const get = (): Promise<ClusterExecutor> => {
-    executor ??= createEksExecutor({ clusterName: cluster.name, region: cluster.region ?? config.region }).catch(
-      (error: unknown) => {
-        executor = undefined;
-        throw error;
-      },
-    );
+    executor ??= createEksExecutor({
+      clusterName: cluster.name,
+      region: cluster.region ?? config.region,
+      ...(onExchange ? { onExchange } : {}),
+    }).catch((error: unknown) => {
+      executor = undefined;
+      throw error;
+    });
     return executor;
   };
   return {
     snapshot: async (target) => (await get()).snapshot(target),
     execute: async (step, options) => (await get()).execute(step, options),
     rolloutStatus: async (step) => (await get()).rolloutStatus(step),
+    restore: async (snapshot, options) => (await get()).restore(snapshot, options),
   };
 }
+
+export const snapshotStore = () => new DynamoSnapshotStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE'));
+export const incidentStore = () => new DynamoIncidentStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE'));
+export const decisionStore = () => new DynamoDecisionStore(dynamoClient(), requiredEnv('INCIDENTS_TABLE'));
 
 export const actionLedger = () => new DynamoActionLedger(dynamoClient(), requiredEnv('ACTION_LEDGER_TABLE'));
 
@@ -73,5 +85,9 @@ export class NoClusterExecutor implements ClusterExecutor {
 
   async rolloutStatus(): Promise<{ complete: boolean; detail: string }> {
     return { complete: false, detail: 'no cluster executor is configured for this environment' };
+  }
+
+  async restore(): Promise<{ ok: boolean; detail: string }> {
+    return { ok: false, detail: 'no cluster executor is configured for this environment' };
   }
 }

@@ -1,6 +1,7 @@
 // The agent wired for one process: dynalite for DynamoDB, memory for S3, the real tick and incident ASL
 // executed by aws-local-stepfunctions, a simulated cluster and simulated approvers, and whatever
-// MetricSource the caller brings (a scenario or a live Prometheus).
+// MetricSource the caller brings (a scenario or a live Prometheus). Incident workflows run beside the ticks,
+// as executions do on AWS: one waiting for recovery sees the ticks that follow.
 
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
@@ -11,8 +12,9 @@ import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
+import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
 import { auditStep } from '../core/action/audit-steps';
-import { remediate, verifyRecovery } from '../core/action/remediate';
+import { remediate, undoRemediation, verifyRecovery } from '../core/action/remediate';
 import type { DeployRecord } from '../core/cognition/classify';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
@@ -26,11 +28,12 @@ import type { MetricSource } from '../core/perception/metric-source';
 import { type CollectSummary, collectMetricsStep, type ScoreInput, scoreStep, type TickInput } from '../core/pipeline';
 import { ScoringSession, type TickOutcome } from '../core/tick';
 import { ServiceGraph } from '../core/topology';
+import { type AgentClock, WallClock } from './agent-clock';
 import { type LocalDynamo, startLocalDynamo } from './local-dynamodb';
 import { asLambdaInvoke, LocalStateMachine, loadDefinition } from './local-state-machine';
 import { RecordingNotifier } from './recording-notifier';
 import { type ApproverMode, simulatedApproval } from './simulated-approvers';
-import { SimulatedCluster } from './simulated-cluster';
+import { SimulatedCluster, type WorldEffects } from './simulated-cluster';
 
 export interface LocalAgentOptions {
   readonly source: MetricSource;
@@ -47,8 +50,10 @@ export interface LocalAgentOptions {
   readonly changeFreezes?: readonly { readonly start: string; readonly end: string }[];
   /** The playbooks PlanRemediation follows (default: config/playbooks.yaml). */
   readonly playbooks?: Playbooks;
-  /** Simulated time (epoch ms) for the rate limit and snapshots; wall clock by default. */
-  readonly clock?: () => number;
+  /** Time for the rate limit, snapshots and recovery checks; the wall clock by default. */
+  readonly clock?: AgentClock;
+  /** The replayed world, told about every change so later ticks' metrics react to it. */
+  readonly world?: WorldEffects;
 }
 
 /** The tick workflow's answer, as `TickComplete` or `TickFailed` leave it. */
@@ -64,6 +69,7 @@ const NOTICES = [
   'Page',
   'RecordRejection',
   'Escalate',
+  'NotifyNoRecovery',
   'NotifyFailure',
 ] as const;
 
@@ -76,6 +82,8 @@ export class LocalAgent {
   readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[] = [];
   /** Task states the incident workflows ran, in order: the path each took. */
   readonly workflowTrace: string[] = [];
+  /** Incident workflows still running (or waiting on the clock for their next recovery check). */
+  private readonly running = new Set<Promise<unknown>>();
   private lastOutcome?: TickOutcome;
   private tickMachine?: LocalStateMachine;
   private incidentMachine?: LocalStateMachine;
@@ -90,11 +98,12 @@ export class LocalAgent {
     readonly cluster: SimulatedCluster,
     readonly notifier: RecordingNotifier,
     readonly audit: DynamoAuditLog,
+    readonly clock: AgentClock,
   ) {}
 
   static async start(options: LocalAgentOptions): Promise<LocalAgent> {
     const dynamo = await startLocalDynamo();
-    const clock = options.clock ?? (() => Date.now());
+    const clock = options.clock ?? new WallClock();
     const agent = new LocalAgent(
       options,
       dynamo,
@@ -102,12 +111,13 @@ export class LocalAgent {
       new DynamoIncidentStore(dynamo.client, dynamo.tables.incidents),
       new DynamoBaselineStore(dynamo.client, dynamo.tables.baselines),
       new DynamoDecisionStore(dynamo.client, dynamo.tables.incidents),
-      new SimulatedCluster(options.topology, clock),
+      new SimulatedCluster(options.topology, clock, options.world),
       new RecordingNotifier(),
-      new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { now: () => new Date(clock()) }),
+      new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { now: () => new Date(clock.now()) }),
+      clock,
     );
     agent.tickMachine = agent.buildTickMachine();
-    agent.incidentMachine = agent.buildIncidentMachine(clock);
+    agent.incidentMachine = agent.buildIncidentMachine();
     return agent;
   }
 
@@ -150,7 +160,11 @@ export class LocalAgent {
           });
         }
         this.startedWorkflows.add(Name);
-        await this.runIncidentWorkflow(Name);
+        // As on AWS, starting an execution does not wait for it: the workflow may wait for recovery for
+        // minutes while the following ticks run.
+        const run = this.runIncidentWorkflow(Name);
+        this.running.add(run);
+        void run.finally(() => this.running.delete(run));
         return { ExecutionArn: `arn:aws:states:us-east-1:000000000000:execution:sre-agent-local-incident:${Name}` };
       },
       SendToDeadLetterQueue: async (input) => {
@@ -160,8 +174,8 @@ export class LocalAgent {
     });
   }
 
-  private buildIncidentMachine(clock: () => number): LocalStateMachine {
-    const { options, dynamo, incidents, decisions, cluster, notifier } = this;
+  private buildIncidentMachine(): LocalStateMachine {
+    const { options, dynamo, incidents, decisions, cluster, notifier, clock } = this;
     const graph = new ServiceGraph(options.topology);
     const denyList = denyListFrom(options.denyList);
     const deploys = options.deploys ?? [];
@@ -180,15 +194,24 @@ export class LocalAgent {
       denyList,
       cluster,
       ledger: new DynamoActionLedger(dynamo.client, dynamo.tables.actionLedger),
+      snapshots: new DynamoSnapshotStore(dynamo.client, dynamo.tables.incidents),
+      incidents,
       dryRun: true,
-      now: clock,
+      now: () => clock.now(),
     };
+    // The case is recorded after every remediation step, as the Lambda does, so it shows while verifying.
+    const remediation = (run: (c: IncidentCase) => Promise<IncidentCase>) =>
+      asLambdaInvoke(async (payload: { case: IncidentCase }) => {
+        const result = await run(payload.case);
+        await decisions.record(result);
+        return result;
+      });
     const decide = (step: string) =>
       asLambdaInvoke((payload: { case: CaseInput }) => decideStep(step, payload.case, decideDeps));
     // `.waitForTaskToken`: the state's result is what SendTaskSuccess sends, not the Lambda's answer.
     const approve: Handler = async (input) => {
       const { Payload } = input as { Payload: { decisionId: string; tier: Tier } };
-      const at = new Date(clock()).toISOString();
+      const at = new Date(clock.now()).toISOString();
       notifier.approvalRequested(Payload.decisionId, at);
       return simulatedApproval(options.approvers ?? 'approve', Payload, at);
     };
@@ -202,15 +225,21 @@ export class LocalAgent {
       RequestQuorumApproval: approve,
       // The approval message is edited, not posted anew: it counts as no notification.
       MarkApprovalTimedOut: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
-        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock()).toISOString());
+        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock.now()).toISOString());
         return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
       }),
       CloseApprovalMessage: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
-        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock()).toISOString());
+        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock.now()).toISOString());
         return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
       }),
-      Remediate: asLambdaInvoke((payload: { case: IncidentCase }) => remediate(payload.case, remediateDeps)),
-      VerifyRecovery: asLambdaInvoke((payload: { case: IncidentCase }) => verifyRecovery(payload.case, remediateDeps)),
+      Remediate: remediation((c) => remediate(c, remediateDeps)),
+      // The Wait state before a re-check takes no time here; the check itself waits for the simulated clock,
+      // so in replay it runs after the tick of that minute.
+      VerifyRecovery: remediation(async (c) => {
+        if (c.verification?.nextCheckAt) await clock.until(Date.parse(c.verification.nextCheckAt));
+        return verifyRecovery(c, remediateDeps);
+      }),
+      UndoRemediation: remediation((c) => undoRemediation(c, remediateDeps)),
     };
     for (const notice of NOTICES) {
       handlers[notice] = asLambdaInvoke(async (payload: { case: IncidentCase }) => {
@@ -234,7 +263,12 @@ export class LocalAgent {
               : state.endsWith('ApprovalMessage') || state === 'MarkApprovalTimedOut'
                 ? { incidentId }
                 : produced;
-            await auditStep(this.audit, state, c as Parameters<typeof auditStep>[2], new Date(clock()).toISOString());
+            await auditStep(
+              this.audit,
+              state,
+              c as Parameters<typeof auditStep>[2],
+              new Date(clock.now()).toISOString(),
+            );
           }
           return output;
         },
@@ -249,6 +283,7 @@ export class LocalAgent {
         NotifyFunctionArn: LOCAL_ARN('incident-notify'),
       }),
       traced,
+      { WaitForRecovery: 0 },
     );
   }
 
@@ -284,7 +319,22 @@ export class LocalAgent {
       return { outcome: this.lastOutcome };
     } catch (error) {
       return { failed: unwrapFailure(error) };
+    } finally {
+      await this.settle();
     }
+  }
+
+  /**
+   * Lets the incident workflows run until each has ended or waits on the clock for its next recovery check.
+   * Each workflow waits on the clock at most once at a time, so "all waiting" is stable until time moves.
+   */
+  async settle(): Promise<void> {
+    while (this.running.size > this.clock.parked) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+
+  /** Incident workflows not ended yet (waiting for recovery when the replay ran out of ticks). */
+  get pendingWorkflows(): number {
+    return this.running.size;
   }
 
   /** Runs the incident workflow for one incident to its end, as a Standard execution named after it. */

@@ -45,6 +45,8 @@ export class LocalStateMachine {
   constructor(
     definition: object,
     private readonly handlers: Record<string, LocalHandler>,
+    /** Wait states that take this many ms instead (0: the handlers wait on the simulated clock). */
+    private readonly waitTimeOverrides: Record<string, number> = {},
   ) {
     this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
   }
@@ -52,7 +54,7 @@ export class LocalStateMachine {
   /** Runs one execution; `context` stands in for the parts of the Context Object the ASL reads. */
   async run(input: unknown, context?: Record<string, unknown>): Promise<unknown> {
     const execution = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: this.handlers as never },
+      overrides: { taskResourceLocalHandlers: this.handlers as never, waitTimeOverrides: this.waitTimeOverrides },
       ...(context ? { context } : {}),
     });
     return execution.result;

@@ -54,7 +54,8 @@ export class RecordingNotifier implements CaseNotifier {
   async notify(notice: CaseNotice, c: IncidentCase): Promise<void> {
     // A step may fail before the incident was read: the failure notice must still go out.
     const at = (c.incident as IncidentCase['incident'] | undefined)?.updatedAt ?? new Date().toISOString();
-    const page = notice === 'Page' || notice === 'Escalate' || notice === 'NotifyFailure';
+    const page =
+      notice === 'Page' || notice === 'Escalate' || notice === 'NotifyNoRecovery' || notice === 'NotifyFailure';
     this.sent.push({
       at,
       incidentId: c.incidentId,

@@ -6,14 +6,16 @@ import { join } from 'node:path';
 import { DEFAULT_CONFIG_DIR } from '../adapters/config-files';
 import { loadScenario, type Scenario } from '../adapters/scenario/load-scenario';
 import { ScenarioMetricSource } from '../adapters/scenario/scenario-metric-source';
-import { type ReplayReport, reportIncident } from '../cli/replay-report';
+import { type ReplayReport, reportIncident, selfHealingOf } from '../cli/replay-report';
 import type { Incident } from '../core/cognition/incident';
 import { parseSignalCatalog } from '../core/config/load';
 import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
 import type { Playbooks } from '../core/decision/plan';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { ServiceGraph } from '../core/topology';
+import { SimulatedClock } from './agent-clock';
 import { LocalAgent } from './local-agent';
+import { ScenarioWorld } from './scenario-world';
 import type { ApproverMode } from './simulated-approvers';
 
 const DAILY_RELEARN_SECONDS_OF_DAY = 3 * 3600;
@@ -48,7 +50,7 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
   const catalog = options.catalog ?? defaultCatalog(scenario);
   const source = new ScenarioMetricSource(scenario.metrics);
   const graph = new ServiceGraph(scenario.topology);
-  let simulatedNow = scenario.evaluateFrom;
+  const clock = new SimulatedClock(scenario.evaluateFrom, true);
   const agent = await LocalAgent.start({
     source,
     catalog,
@@ -64,7 +66,8 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     denyList: options.guardrails?.denyList,
     playbooks: options.playbooks,
     changeFreezes: options.guardrails?.changeFreezes,
-    clock: () => simulatedNow,
+    clock,
+    world: new ScenarioWorld(scenario.metrics, graph),
   });
   const notifier = agent.notifier;
   const emit = (event: ReplayEvent) => options.onEvent?.(event);
@@ -90,8 +93,11 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
         relearned++;
         emit({ time: t, kind: 'relearned', text: 'baselines relearned (daily job)' });
       }
-      simulatedNow = t * 1000;
+      clock.set(t * 1000);
       const result = await agent.tick(t);
+      // Recovery checks due this minute run after the tick, so they judge this minute's scores.
+      clock.wakeDue();
+      await agent.settle();
       ticks++;
       if (result.failed) {
         failedTicks++;
@@ -114,17 +120,20 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       }
       options.onTick?.(ticks, t);
     }
+    const reported = await Promise.all(
+      [...incidents.values()]
+        .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
+        .map(async (incident) => reportIncident(incident, graph, await agent.decisions.get(incident.id))),
+    );
     return {
       scenario: scenario.name,
       ticks,
       evaluatedFrom: iso(from),
       evaluatedUntil: iso(until),
-      incidents: await Promise.all(
-        [...incidents.values()]
-          .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
-          .map(async (incident) => reportIncident(incident, graph, await agent.decisions.get(incident.id))),
-      ),
+      incidents: reported,
+      selfHealing: selfHealingOf(reported),
       failedWorkflows: agent.failedWorkflows,
+      pendingWorkflows: agent.pendingWorkflows,
       alerts: { raw: scenario.alerts.reduce((n, d) => n + d.payload.alerts.length, 0), notified: notifier.delivered },
       failedTicks,
       collectionErrors,

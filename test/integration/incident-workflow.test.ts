@@ -7,6 +7,7 @@ import { type Incident, incidentId } from '../../lambdas/core/cognition/incident
 import { topologySchema } from '../../lambdas/core/config/schema';
 import type { InstantResult, MetricSource, RangeResult } from '../../lambdas/core/perception/metric-source';
 import { ok } from '../../lambdas/core/result';
+import { SimulatedClock } from '../../lambdas/local/agent-clock';
 import { LocalAgent } from '../../lambdas/local/local-agent';
 import type { ApproverMode } from '../../lambdas/local/simulated-approvers';
 import { testCatalog, testDetection } from '../support/catalog';
@@ -72,7 +73,7 @@ async function agentWith(
     detection: testDetection,
     approvers,
     deploys,
-    clock: () => OPENED,
+    clock: new SimulatedClock(OPENED, false),
   });
 }
 
@@ -105,11 +106,15 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'CheckGuardrails',
       'RequestApproval',
       'Remediate',
+      // Pending while the rollout runs (two minutes), then recovered: the signals have been quiet since.
+      'VerifyRecovery',
+      'VerifyRecovery',
       'VerifyRecovery',
       'NotifyOutcome',
       'CloseApprovalMessage',
       'Close',
     ]);
+    expect(result?.verification).toMatchObject({ status: 'recovered', recovered: true, checks: 3 });
     expect(result?.diagnosis?.rootCause).toMatchObject({ service: 'order-api', kind: 'bad-deploy' });
     expect(result?.risk?.tier).toBe('MEDIUM');
     expect(result?.approval?.votes.map((v) => v.role)).toEqual(['sre']);
@@ -133,11 +138,13 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'vote:approver:USIM-SRE-1 (replay-sre-1)',
       'action:executor:rollback',
       'step:workflow:VerifyRecovery',
+      'step:workflow:VerifyRecovery',
+      'step:workflow:VerifyRecovery',
       'notification:workflow:NotifyOutcome',
       'notification:workflow:CloseApprovalMessage',
       'step:workflow:Close',
     ]);
-    expect(verifyChain(chain)).toEqual({ ok: true, length: 10 });
+    expect(verifyChain(chain)).toEqual({ ok: true, length: 12 });
   });
 
   it('MEDIUM, rejected: records who rejected and why, executes nothing', async () => {
@@ -210,6 +217,8 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       'CheckGuardrails',
       'Remediate',
       'VerifyRecovery',
+      'VerifyRecovery',
+      'VerifyRecovery',
       'NotifyOutcome',
       'Close',
     ]);
@@ -261,7 +270,7 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
       detection: testDetection,
       denyList: [{ service: 'mysql-main', action: 'db-failover', reason: 'production RDS fails over only by hand' }],
       changeFreezes: [{ start: '2026-11-04T00:00:00Z', end: '2026-11-05T00:00:00Z' }],
-      clock: () => OPENED,
+      clock: new SimulatedClock(OPENED, false),
     });
     agents.push(agent);
     const incident = incidentOn('mysql-main', [['datastore_connections{mysql-main}', 0.98, 0.38]]);
@@ -290,5 +299,69 @@ describe('incident workflow (state-machines/incident.asl.json)', () => {
     }
     expect(outcomes.slice(0, 3).every((o) => o.startsWith('succeeded'))).toBe(true);
     expect(outcomes[3]).toBe('refused: rate-limit');
+  });
+
+  it('no recovery within the playbook window: undoes the change from its snapshot and pages', async () => {
+    const clock = new SimulatedClock(OPENED, true);
+    const agent = await LocalAgent.start({
+      source: silent,
+      catalog: testCatalog,
+      topology,
+      detection: testDetection,
+      approvers: 'approve',
+      deploys: [{ time: OPENED - 4 * 60_000, service: 'order-api', version: 'v2', previousVersion: 'v1' }],
+      clock,
+    });
+    agents.push(agent);
+    const incident = badDeploy();
+    await agent.incidents.create(incident);
+    let done = false;
+    const run = agent.runIncidentWorkflow(incident.id).finally(() => {
+      done = true;
+    });
+    // The 60-second loop keeps seeing the errors: every minute the incident's signals are raised again.
+    for (let minute = 1; minute <= 40; minute++) {
+      while (!done && clock.parked === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (done) break;
+      const at = new Date(OPENED + minute * 60_000).toISOString();
+      const current = await agent.incidents.get(incident.id);
+      if (!current) throw new Error('incident vanished');
+      await agent.incidents.update({
+        ...current,
+        version: current.version + 1,
+        updatedAt: at,
+        lastAnomalyAt: at,
+        signals: current.signals.map((signal) => ({ ...signal, lastRaisedAt: at })),
+      });
+      clock.advanceTo(OPENED + minute * 60_000);
+    }
+    const result = await run;
+    expect(agent.workflowTrace.slice(-5)).toEqual([
+      'VerifyRecovery',
+      'UndoRemediation',
+      'NotifyNoRecovery',
+      'CloseApprovalMessage',
+      'Close',
+    ]);
+    // The bad-deploy playbook waits 10 minutes: one check a minute, the last one past the window.
+    expect(result?.verification).toMatchObject({ status: 'not-recovered', recovered: false, checks: 11 });
+    expect(result?.verification?.detail).toContain('not recovered within 10 min of the change');
+    const snapshotId = result?.execution?.[0]?.snapshotId;
+    expect(snapshotId).toBeDefined();
+    expect(result?.undo).toEqual([
+      expect.objectContaining({
+        action: 'rollback',
+        target: 'trading/deployment/order-api',
+        result: 'restored',
+        dryRun: true,
+        snapshotId,
+      }),
+    ]);
+    expect(agent.cluster.log.map((entry) => entry.action)).toEqual(['rollback', 'restore']);
+    expect(result?.outcome).toBe('not-recovered');
+    expect(agent.notifier.sent.filter((n) => n.kind === 'page')).toHaveLength(1);
+    const chain = await agent.audit.read(incident.id);
+    expect(chain.map((r) => `${r.kind}:${r.actor}`)).toContain('action:executor:undo-rollback');
+    expect(verifyChain(chain).ok).toBe(true);
   });
 });

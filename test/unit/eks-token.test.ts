@@ -162,6 +162,18 @@ describe('TokenCache', () => {
     expect(await cache.get()).toBe('t3');
   });
 
+  it('after invalidate re-signs even a token far from expiry, and concurrent callers still share one signing', async () => {
+    const { cache, minted, advance } = counting();
+    expect(await cache.get()).toBe('token-1');
+    advance(1_000);
+    cache.invalidate();
+    // Two requests answered 401 at once both ask again: one new signing serves both.
+    expect(await Promise.all([cache.get(), cache.get()])).toEqual(['token-2', 'token-2']);
+    expect(minted).toEqual([signedAt.getTime(), signedAt.getTime() + 1_000]);
+    expect(await cache.get()).toBe('token-2');
+    expect(minted).toHaveLength(2);
+  });
+
   it('works with the real signer end to end', async () => {
     const cache = new TokenCache(options);
     const first = await cache.get();

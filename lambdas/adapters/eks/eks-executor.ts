@@ -3,10 +3,7 @@
 // when asked. Every write is a patch conditioned on the resourceVersion just read.
 
 import { randomUUID } from 'node:crypto';
-import { Sha256 } from '@aws-crypto/sha256-js';
-import { defaultProvider } from '@aws-sdk/credential-provider-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { DescribeClusterCommand, type DescribeClusterCommandOutput, EKSClient } from '@aws-sdk/client-eks';
 import type { ClusterExecutor, TargetSnapshot } from '../../core/action/ports';
 import { type ActionName, type ActionTarget, formatTarget, type PlannedAction } from '../../core/decision/types';
 import type { AwsCredentialIdentityProvider } from '../prometheus/http-metric-source';
@@ -217,7 +214,6 @@ export class EksExecutor implements ClusterExecutor {
   readonly client: KubeClient;
   private readonly clock: () => number;
   private readonly replicaCeiling: number;
-  private readonly snapshots = new Map<string, TargetSnapshot>();
 
   constructor(options: EksExecutorOptions) {
     this.client = new KubeClient(options);
@@ -243,28 +239,21 @@ export class EksExecutor implements ClusterExecutor {
       state,
       takenAt: new Date(this.clock()).toISOString(),
     };
-    this.snapshots.set(snapshot.snapshotId, snapshot);
     return snapshot;
-  }
-
-  /** A snapshot this executor took, for undo. */
-  snapshotById(snapshotId: string): TargetSnapshot | undefined {
-    return this.snapshots.get(snapshotId);
   }
 
   async execute(
     step: PlannedAction,
-    options: { readonly dryRun: boolean; readonly snapshotId: string },
+    options: { readonly dryRun: boolean; readonly snapshot: TargetSnapshot },
   ): Promise<{ readonly ok: boolean; readonly detail: string }> {
     if (NOT_KUBERNETES.has(step.action)) {
       return { ok: false, detail: `${step.action} is not carried out by the EKS executor` };
     }
-    const snapshot = this.snapshots.get(options.snapshotId);
-    if (!snapshot) return { ok: false, detail: `unknown snapshot ${options.snapshotId}` };
+    const { snapshot } = options;
     if (formatTarget(snapshot.target) !== formatTarget(step.target)) {
       return {
         ok: false,
-        detail: `snapshot ${options.snapshotId} is of ${formatTarget(snapshot.target)}, not ${formatTarget(step.target)}`,
+        detail: `snapshot ${snapshot.snapshotId} is of ${formatTarget(snapshot.target)}, not ${formatTarget(step.target)}`,
       };
     }
     try {
@@ -314,6 +303,88 @@ export class EksExecutor implements ClusterExecutor {
     );
     if (!read.ok) return { complete: false, detail: `${key}: ${read.error.message}` };
     return deploymentRolloutStatus(read.value, `${namespace}/deployment/${name}`);
+  }
+
+  /**
+   * The undo: puts a Deployment's pod template and replica count, or an HPA's bounds, back as the snapshot
+   * found them (a merge patch of the difference, with the current resourceVersion as precondition). A deleted
+   * pod has nothing to put back: its controller already replaced it.
+   */
+  async restore(
+    snapshot: TargetSnapshot,
+    options: { readonly dryRun: boolean },
+  ): Promise<{ readonly ok: boolean; readonly detail: string }> {
+    const key = formatTarget(snapshot.target);
+    const { namespace, name } = snapshot.target;
+    const state = snapshot.state as { readonly kind?: string };
+    const verb = options.dryRun ? 'would restore' : 'restored';
+    let unchanged = false;
+    try {
+      switch (state.kind) {
+        case 'Deployment': {
+          const saved = snapshot.state as DeploymentSnapshotState;
+          unwrap(
+            await this.client.readModifyPatch<Deployment>(
+              deploymentPath(namespace, name),
+              op('patch', 'deployments', namespace, name),
+              (deployment) => {
+                const template = mergePatchDiff(
+                  deployment.spec.template as Record<string, unknown>,
+                  saved.template as Record<string, unknown>,
+                );
+                const replicas = saved.replicas !== undefined && saved.replicas !== deployment.spec.replicas;
+                unchanged = Object.keys(template).length === 0 && !replicas;
+                if (unchanged) return { refuse: `${key} already matches the snapshot` };
+                return {
+                  patch: {
+                    spec: {
+                      ...(Object.keys(template).length > 0 ? { template } : {}),
+                      ...(replicas ? { replicas: saved.replicas } : {}),
+                    },
+                  },
+                };
+              },
+              { type: 'merge', dryRun: options.dryRun },
+            ),
+          );
+          const revision = saved.revision === undefined ? '' : ` (revision ${saved.revision})`;
+          return {
+            ok: true,
+            detail: `${verb} ${key} to its pod template${revision} and ${saved.replicas ?? 'its'} replicas as of ${snapshot.takenAt}`,
+          };
+        }
+        case 'HorizontalPodAutoscaler': {
+          const saved = snapshot.state as { readonly spec: HorizontalPodAutoscaler['spec'] };
+          unwrap(
+            await this.client.readModifyPatch<HorizontalPodAutoscaler>(
+              hpaPath(namespace, name),
+              op('patch', 'horizontalpodautoscalers', namespace, name),
+              (hpa) => {
+                unchanged =
+                  hpa.spec.minReplicas === saved.spec.minReplicas && hpa.spec.maxReplicas === saved.spec.maxReplicas;
+                if (unchanged) return { refuse: `${key} already matches the snapshot` };
+                return {
+                  patch: { spec: { minReplicas: saved.spec.minReplicas ?? null, maxReplicas: saved.spec.maxReplicas } },
+                };
+              },
+              { type: 'merge', dryRun: options.dryRun },
+            ),
+          );
+          return {
+            ok: true,
+            detail: `${verb} ${key} to min ${saved.spec.minReplicas ?? 1} / max ${saved.spec.maxReplicas} replicas`,
+          };
+        }
+        case 'Pod':
+          return { ok: true, detail: `${key}: a deleted pod is not put back; its controller already replaced it` };
+        default:
+          return { ok: false, detail: `${key}: the snapshot holds no object this executor can restore` };
+      }
+    } catch (error) {
+      if (unchanged) return { ok: true, detail: `${key} already matches the snapshot; nothing to restore` };
+      if (error instanceof KubeFailure) return { ok: false, detail: `${key}: ${error.message}` };
+      throw error;
+    }
   }
 
   // --- Snapshots. ---
@@ -554,70 +625,99 @@ export function deploymentRolloutStatus(deployment: Deployment, key: string): { 
 // --- Finding the cluster. ---
 
 export interface DescribeClusterDeps {
+  /** The EKS client to ask; when absent one is made for the region (and closed after the call). */
+  readonly client?: EKSClient;
+  /** Defaults to the SDK's Node provider chain. Ignored when `client` is given. */
   readonly credentials?: AwsCredentialIdentityProvider;
-  readonly fetch?: typeof fetch;
-  readonly clock?: () => Date;
-  /** Overrides https://eks.<region>.amazonaws.com (e.g. a VPC endpoint). */
+  /** Overrides https://eks.<region>.amazonaws.com (e.g. a VPC endpoint). Ignored when `client` is given. */
   readonly eksEndpoint?: string;
 }
 
-/** EKS DescribeCluster (GET /clusters/<name>), SigV4-signed: the API server endpoint and its CA. */
+export interface ClusterAccess {
+  readonly endpoint: string;
+  /** Base64 of the PEM CA bundle. */
+  readonly caData: string;
+  readonly status: string | undefined;
+}
+
+/** Credentials that were found but refused: not a missing permission, so the fix is elsewhere. */
+const REJECTED_CREDENTIALS = new Set([
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'ExpiredTokenException',
+  'InvalidSignatureException',
+]);
+
+/** Why DescribeCluster failed, in terms of what to fix: a wrong name or region, a missing permission. */
+function describeClusterFailure(clusterName: string, region: string, where: string, error: unknown): Error {
+  const name = error instanceof Error ? error.name : '';
+  const message = error instanceof Error ? error.message : String(error);
+  if (name === 'ResourceNotFoundException') {
+    return new Error(`${where}: cluster ${clusterName} not found in region ${region} (${message})`, { cause: error });
+  }
+  if (name === 'AccessDeniedException' || name === 'AccessDenied') {
+    return new Error(
+      `${where}: access denied; the agent's role needs the eks:DescribeCluster permission on this cluster (${message})`,
+      { cause: error },
+    );
+  }
+  if (name === 'CredentialsProviderError') {
+    return new Error(`${where}: no AWS credentials to sign the request (${message})`, { cause: error });
+  }
+  if (REJECTED_CREDENTIALS.has(name)) {
+    return new Error(`${where}: the AWS credentials were rejected (${name}: ${message})`, { cause: error });
+  }
+  return new Error(`${where} failed: ${name ? `${name}: ` : ''}${message}`, { cause: error });
+}
+
+/** EKS DescribeCluster: the API server endpoint and the CA its certificate chains to. */
 export async function describeCluster(
   clusterName: string,
   region: string,
   deps: DescribeClusterDeps = {},
-): Promise<{ endpoint: string; caData: string; status: string | undefined }> {
-  const base = new URL(
-    deps.eksEndpoint ?? `https://eks.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`,
-  );
-  const path = `/clusters/${encodeURIComponent(clusterName)}`;
-  const signer = new SignatureV4({
-    service: 'eks',
-    region,
-    credentials: deps.credentials ?? defaultProvider(),
-    sha256: Sha256,
-  });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: 'GET',
-      protocol: base.protocol,
-      hostname: base.hostname,
-      ...(base.port ? { port: Number(base.port) } : {}),
-      path,
-      headers: { host: base.host, accept: 'application/json' },
-    }),
-    { signingDate: (deps.clock ?? (() => new Date()))() },
-  );
-  const { host: _host, ...headers } = signed.headers;
-  const fetchFn = deps.fetch ?? ((input, init) => fetch(input, init));
-  const response = await fetchFn(new URL(path, base), { method: 'GET', headers, signal: AbortSignal.timeout(10_000) });
-  const text = await response.text();
-  if (!response.ok) {
-    throw new Error(`EKS DescribeCluster ${clusterName} in ${region}: HTTP ${response.status}: ${text.slice(0, 300)}`);
+): Promise<ClusterAccess> {
+  const where = `EKS DescribeCluster ${clusterName} in ${region}`;
+  const client =
+    deps.client ??
+    new EKSClient({
+      region,
+      ...(deps.credentials ? { credentials: deps.credentials } : {}),
+      ...(deps.eksEndpoint ? { endpoint: deps.eksEndpoint } : {}),
+    });
+  let cluster: DescribeClusterCommandOutput['cluster'];
+  try {
+    ({ cluster } = await client.send(new DescribeClusterCommand({ name: clusterName })));
+  } catch (error) {
+    throw describeClusterFailure(clusterName, region, where, error);
+  } finally {
+    // A client made here would otherwise keep its sockets open for the life of the container.
+    if (!deps.client) client.destroy();
   }
-  const body = JSON.parse(text) as {
-    cluster?: { endpoint?: string; status?: string; certificateAuthority?: { data?: string } };
-  };
-  const endpoint = body.cluster?.endpoint;
-  const caData = body.cluster?.certificateAuthority?.data;
-  if (!endpoint || !caData) {
-    throw new Error(
-      `EKS DescribeCluster ${clusterName} in ${region}: no endpoint or certificate authority in the answer`,
-    );
-  }
-  return { endpoint, caData, status: body.cluster?.status };
+  if (!cluster) throw new Error(`${where}: the answer holds no cluster`);
+  // A cluster still CREATING (or FAILED) has no endpoint or CA yet; its status says why.
+  const state = cluster.status ? ` (cluster status ${cluster.status})` : '';
+  if (!cluster.endpoint) throw new Error(`${where}: the answer has no API server endpoint${state}`);
+  const caData = cluster.certificateAuthority?.data;
+  if (!caData) throw new Error(`${where}: the answer has no certificateAuthority.data (cluster CA)${state}`);
+  return { endpoint: cluster.endpoint, caData, status: cluster.status };
 }
 
-/** An EksExecutor for a named cluster: endpoint and CA from DescribeCluster, tokens from a cache. */
+/**
+ * An EksExecutor for a named cluster: endpoint and CA from DescribeCluster, tokens from a cache that the
+ * client empties when the API server answers 401, so the retry signs a fresh token.
+ */
 export async function createEksExecutor(
-  options: { readonly clusterName: string; readonly region: string } & DescribeClusterDeps &
-    Omit<EksExecutorOptions, 'endpoint' | 'caData' | 'token' | 'clock'>,
+  options: {
+    readonly clusterName: string;
+    readonly region: string;
+    readonly clock?: () => Date;
+  } & DescribeClusterDeps &
+    Omit<EksExecutorOptions, 'endpoint' | 'caData' | 'token' | 'invalidateToken' | 'clock'>,
 ): Promise<EksExecutor> {
-  const { clusterName, region, credentials, fetch: fetchFn, clock, eksEndpoint, ...rest } = options;
+  const { clusterName, region, client, credentials, eksEndpoint, clock, ...rest } = options;
   const cluster = await describeCluster(clusterName, region, {
+    ...(client ? { client } : {}),
     ...(credentials ? { credentials } : {}),
-    ...(fetchFn ? { fetch: fetchFn } : {}),
-    ...(clock ? { clock } : {}),
     ...(eksEndpoint ? { eksEndpoint } : {}),
   });
   const tokens = new TokenCache({
@@ -631,6 +731,7 @@ export async function createEksExecutor(
     endpoint: cluster.endpoint,
     caData: cluster.caData,
     token: tokens.provider,
+    invalidateToken: () => tokens.invalidate(),
     ...(clock ? { clock: () => clock().getTime() } : {}),
   });
 }

@@ -63,6 +63,33 @@ export interface KubeClientOptions {
   readonly backoffStartMs?: number;
   /** Re-read-and-reapply rounds after a 409 in readModifyPatch (default 3). */
   readonly conflictRetries?: number;
+  /**
+   * Forgets the cached token. Called on a 401 (the token expired early, or the access entry was just
+   * re-created), after which the request is tried once more with a fresh token.
+   */
+  readonly invalidateToken?: () => void;
+  /** Sees every request and its answer (never the token), for the audit trail. */
+  readonly onExchange?: (exchange: KubeExchange) => void;
+}
+
+/** One request to the API server and what came back: an audit record, without credentials. */
+export interface KubeExchange {
+  readonly at: string;
+  readonly method: string;
+  /** Path and query string, e.g. `/apis/apps/v1/namespaces/trading/deployments/order-api?dryRun=All`. */
+  readonly path: string;
+  readonly verb: KubeOperation['verb'];
+  readonly resource: string;
+  readonly namespace?: string;
+  readonly name?: string;
+  readonly dryRun: boolean;
+  /** The patch or body sent, if any. */
+  readonly requestBody?: unknown;
+  /** HTTP status, absent when no answer came (timeout, connection error). */
+  readonly status?: number;
+  /** What the answer said: the object's resourceVersion, or the error. */
+  readonly outcome: string;
+  readonly durationMs: number;
 }
 
 export interface RequestOptions {
@@ -204,19 +231,29 @@ export class KubeClient {
     if (options.dryRun) url.searchParams.set('dryRun', 'All');
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     let attempts = 0;
+    let reauthenticated = false;
     try {
       const value = await backOff(
         () => {
           attempts++;
-          return this.attempt<T>(method, url, body, options.contentType, op);
+          return this.attempt<T>(method, url, body, options, op);
         },
         {
-          numOfAttempts: this.retries + 1,
+          // One more attempt is kept for a retry with a fresh token after a 401.
+          numOfAttempts: this.retries + 2,
           startingDelay: this.backoffStartMs,
           timeMultiple: 2,
           maxDelay: MAX_BACKOFF_MS,
           jitter: 'full',
-          retry: (error: unknown) => error instanceof AttemptFailure && error.retryable,
+          retry: (error: unknown, attempt: number) => {
+            if (!(error instanceof AttemptFailure)) return false;
+            if (error.failure.status === 401 && !reauthenticated && this.options.invalidateToken) {
+              reauthenticated = true;
+              this.options.invalidateToken();
+              return true;
+            }
+            return error.retryable && attempt - (reauthenticated ? 1 : 0) <= this.retries;
+          },
         },
       );
       return ok(value);
@@ -234,9 +271,45 @@ export class KubeClient {
     method: string,
     url: URL,
     body: string | undefined,
-    contentType: string | undefined,
+    options: RequestOptions,
     op: KubeOperation,
   ): Promise<T> {
+    const started = Date.now();
+    const record = (status: number | undefined, outcome: string) =>
+      this.options.onExchange?.({
+        at: new Date(started).toISOString(),
+        method,
+        path: `${url.pathname}${url.search}`,
+        verb: op.verb,
+        resource: op.resource,
+        ...(op.namespace !== undefined ? { namespace: op.namespace } : {}),
+        ...(op.name !== undefined ? { name: op.name } : {}),
+        dryRun: options.dryRun ?? false,
+        ...(options.body !== undefined ? { requestBody: options.body } : {}),
+        ...(status !== undefined ? { status } : {}),
+        outcome,
+        durationMs: Date.now() - started,
+      });
+    try {
+      const { value, status } = await this.attemptOnce<T>(method, url, body, options.contentType, op);
+      const meta = isRecord(value) && isRecord(value.metadata) ? value.metadata : undefined;
+      const version = typeof meta?.resourceVersion === 'string' ? ` resourceVersion ${meta.resourceVersion}` : '';
+      record(status, `ok${version}`);
+      return value;
+    } catch (error) {
+      const failure = error instanceof AttemptFailure ? error.failure : undefined;
+      record(failure?.status, failure ? `${failure.kind}: ${failure.message}` : (error as Error).message);
+      throw error;
+    }
+  }
+
+  private async attemptOnce<T>(
+    method: string,
+    url: URL,
+    body: string | undefined,
+    contentType: string | undefined,
+    op: KubeOperation,
+  ): Promise<{ value: T; status: number }> {
     let token: string;
     try {
       token = await this.options.token();
@@ -254,7 +327,7 @@ export class KubeClient {
       headers['content-length'] = String(Buffer.byteLength(body));
     }
     const { status, text } = await this.send(method, url, headers, body);
-    return this.interpret<T>(status, text, method, op);
+    return { value: this.interpret<T>(status, text, method, op), status };
   }
 
   private send(

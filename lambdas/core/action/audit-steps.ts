@@ -4,6 +4,7 @@
 import type { IncidentCase } from '../decision/incident-case';
 import type { AuditLog } from '../ports';
 import type { AuditEntry } from './audit';
+import { redactDeep } from './redact';
 
 type PartialCase = Partial<IncidentCase> & { readonly incidentId: string };
 
@@ -73,8 +74,20 @@ export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
           detail: { ...e },
         }),
       );
-    case 'VerifyRecovery':
-      return [step(`recovery ${c.verification?.recovered ? 'confirmed' : 'NOT confirmed'}`, { ...c.verification })];
+    case 'VerifyRecovery': {
+      const v = c.verification;
+      const said = v?.status === 'pending' ? `check ${v.checks} pending` : (v?.status ?? 'missing');
+      return [step(`recovery ${said}`, { ...v })];
+    }
+    case 'UndoRemediation':
+      return (c.undo ?? []).map(
+        (u): AuditEntry => ({
+          actor: `executor:undo-${u.action}`,
+          kind: 'action',
+          summary: `undo ${u.action} on ${u.target}${u.dryRun ? ' (dry run)' : ''}: ${u.result}`,
+          detail: { ...u },
+        }),
+      );
     case 'Close':
       return [step(`closed: ${c.outcome}`, { outcome: c.outcome })];
     case 'MarkApprovalTimedOut':
@@ -95,4 +108,33 @@ export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
 
 export async function auditStep(log: AuditLog, state: string, c: PartialCase, at: string): Promise<void> {
   for (const entry of auditEntriesFor(state, c)) await log.append(c.incidentId, { ...entry, at });
+}
+
+/** One request the executor sent to a cluster and its answer (no credentials), as the audit keeps it. */
+export interface ClusterExchange {
+  readonly at: string;
+  readonly method: string;
+  readonly path: string;
+  readonly status?: number;
+  readonly outcome: string;
+  readonly requestBody?: unknown;
+}
+
+/** Appends every cluster request of one step to the incident's chain, bodies redacted. */
+export async function auditExchanges(
+  log: AuditLog,
+  incidentId: string,
+  state: string,
+  exchanges: readonly ClusterExchange[],
+): Promise<void> {
+  for (const exchange of exchanges) {
+    const { value } = redactDeep({ ...exchange });
+    await log.append(incidentId, {
+      actor: `executor:${state}`,
+      kind: 'action',
+      summary: `${exchange.method} ${exchange.path} -> ${exchange.status ?? 'no answer'}`,
+      detail: value,
+      at: exchange.at,
+    });
+  }
 }

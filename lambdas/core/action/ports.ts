@@ -15,13 +15,30 @@ export interface TargetSnapshot {
 export interface ClusterExecutor {
   /** Reads and keeps the target's current state; throws when it cannot (no change may follow). */
   snapshot(target: ActionTarget): Promise<TargetSnapshot>;
-  /** Applies one catalog action; with dryRun the cluster validates it without persisting (server-side dry run). */
+  /**
+   * Applies one catalog action; with dryRun the cluster validates it without persisting (server-side dry run).
+   * The snapshot taken just before travels with the call: the executor checks it is of the step's target.
+   */
   execute(
     step: PlannedAction,
-    options: { readonly dryRun: boolean; readonly snapshotId: string },
+    options: { readonly dryRun: boolean; readonly snapshot: TargetSnapshot },
   ): Promise<{ readonly ok: boolean; readonly detail: string }>;
   /** Whether the change has fully rolled out. */
   rolloutStatus(step: PlannedAction): Promise<{ readonly complete: boolean; readonly detail: string }>;
+  /** Puts the target back as the snapshot found it (the undo when recovery does not come). */
+  restore(
+    snapshot: TargetSnapshot,
+    options: { readonly dryRun: boolean },
+  ): Promise<{ readonly ok: boolean; readonly detail: string }>;
+}
+
+/**
+ * Snapshots kept with the incident, so an undo minutes later (in another Lambda container) finds the object
+ * as it was before the change.
+ */
+export interface SnapshotStore {
+  put(incidentId: string, snapshot: TargetSnapshot): Promise<void>;
+  get(incidentId: string, snapshotId: string): Promise<TargetSnapshot | undefined>;
 }
 
 export type Reservation = 'reserved' | 'limit-reached';
@@ -42,6 +59,7 @@ export type CaseNotice =
   | 'Page'
   | 'RecordRejection'
   | 'Escalate'
+  | 'NotifyNoRecovery'
   | 'NotifyFailure';
 
 export interface CaseNotifier {

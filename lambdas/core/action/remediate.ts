@@ -1,12 +1,13 @@
-// Remediate and VerifyRecovery: the only code that changes a cluster. Defence in depth: the iron rule and
-// the deny-list are checked again here, the rate limit is reserved atomically, and nothing runs without a
-// snapshot of the target first.
+// Remediate, VerifyRecovery and UndoRemediation: the only code that changes a cluster. Defence in depth: the
+// iron rule and the deny-list are checked again here, the rate limit is reserved atomically, and nothing runs
+// without a snapshot of the target stored with the incident first, so a change that does not help is undone.
 
+import type { Incident, IncidentSignal } from '../cognition/incident';
 import { checkGuardrails, type DenyRule, touchesMoney } from '../decision/guardrails';
-import type { ExecutionRecord, IncidentCase } from '../decision/incident-case';
+import type { ExecutionRecord, IncidentCase, UndoRecord } from '../decision/incident-case';
 import { formatTarget } from '../decision/types';
 import type { ServiceGraph } from '../topology';
-import type { ActionLedger, ClusterExecutor } from './ports';
+import type { ActionLedger, ClusterExecutor, SnapshotStore, TargetSnapshot } from './ports';
 
 export const RATE_LIMIT = { operations: 3, windowMs: 60 * 60_000 } as const;
 
@@ -15,6 +16,7 @@ export interface RemediateDeps {
   readonly denyList: readonly DenyRule[];
   readonly cluster: ClusterExecutor;
   readonly ledger: ActionLedger;
+  readonly snapshots: SnapshotStore;
   readonly dryRun: boolean;
   readonly now: () => number;
 }
@@ -51,15 +53,17 @@ export async function remediate(c: IncidentCase, deps: RemediateDeps): Promise<I
       record('refused', `rate-limit: ${RATE_LIMIT.operations} operations on ${target} within the last hour`);
       continue;
     }
-    let snapshotId: string;
+    let snapshot: TargetSnapshot;
     try {
-      snapshotId = (await deps.cluster.snapshot(step.target)).snapshotId;
+      snapshot = await deps.cluster.snapshot(step.target);
+      await deps.snapshots.put(c.incidentId, snapshot);
     } catch (error) {
       record('refused', `no-snapshot: ${(error as Error).message}`);
       continue;
     }
+    const snapshotId = snapshot.snapshotId;
     try {
-      const result = await deps.cluster.execute(step, { dryRun: deps.dryRun, snapshotId });
+      const result = await deps.cluster.execute(step, { dryRun: deps.dryRun, snapshot });
       record(result.ok ? 'succeeded' : 'failed', result.detail, snapshotId);
     } catch (error) {
       record('failed', (error as Error).message, snapshotId);
@@ -68,19 +72,134 @@ export async function remediate(c: IncidentCase, deps: RemediateDeps): Promise<I
   return { ...c, execution };
 }
 
-export async function verifyRecovery(c: IncidentCase, deps: Pick<RemediateDeps, 'cluster'>): Promise<IncidentCase> {
+/** How often a pending verification looks again. */
+export const RECHECK_SECONDS = 60;
+/** A recovery signal must have been quiet this long (two ticks) to count as back to normal. */
+export const QUIET_MINUTES = 2;
+/** Verification window when a case carries no playbook recovery (a plan made by hand). */
+export const DEFAULT_WAIT_MINUTES = 10;
+
+export interface VerifyDeps {
+  readonly cluster: ClusterExecutor;
+  /** The incident as the 60-second loop keeps it: whether each signal is still anomalous. */
+  readonly incidents: { get(id: string): Promise<Incident | undefined> };
+  readonly now: () => number;
+}
+
+/**
+ * One recovery check: every action that ran has rolled out, and every recovery signal of the services acted
+ * on has been quiet for QUIET_MINUTES by the detector's own verdict (the signal's PromQL scored against its
+ * learned baseline each tick). Pending until the playbook's window closes; then not-recovered, and the
+ * workflow undoes. The workflow calls this in a loop with a Wait state in between.
+ */
+export async function verifyRecovery(c: IncidentCase, deps: VerifyDeps): Promise<IncidentCase> {
+  const now = deps.now();
+  const previous = c.verification;
+  const startedAt = previous?.startedAt ?? isoMs(now);
+  const waitMinutes = c.recovery?.waitMinutes ?? DEFAULT_WAIT_MINUTES;
+  const deadline = Date.parse(startedAt) + waitMinutes * 60_000;
+  const checks = (previous?.checks ?? 0) + 1;
+  const ran = (c.guardrails?.allowed ?? []).filter((step) =>
+    c.execution?.some(
+      (e) => e.action === step.action && e.target === formatTarget(step.target) && e.result === 'succeeded',
+    ),
+  );
+  const base = { startedAt, deadline: isoMs(deadline), checkedAt: isoMs(now), checks, recheckSeconds: RECHECK_SECONDS };
+  if (ran.length === 0) {
+    const detail = (c.execution ?? []).map((e) => `${e.action} on ${e.target} did not run (${e.result}): ${e.detail}`);
+    return { ...c, verification: { ...base, status: 'nothing-ran', recovered: false, detail } };
+  }
   const detail: string[] = [];
-  let recovered = true;
-  for (const step of c.guardrails?.allowed ?? []) {
-    const ran = c.execution?.find((e) => e.action === step.action && e.target === formatTarget(step.target));
-    if (ran?.result !== 'succeeded') {
-      recovered = false;
-      detail.push(`${step.action} on ${formatTarget(step.target)} did not run (${ran?.result ?? 'missing'})`);
-      continue;
-    }
+  let healthy = true;
+  for (const step of ran) {
     const status = await deps.cluster.rolloutStatus(step);
-    if (!status.complete) recovered = false;
+    if (!status.complete) healthy = false;
     detail.push(`${step.action} on ${formatTarget(step.target)}: ${status.detail}`);
   }
-  return { ...c, verification: { recovered, detail } };
+  const incident = (await deps.incidents.get(c.incidentId)) ?? c.incident;
+  for (const service of new Set(ran.map((step) => step.service))) {
+    for (const signal of recoverySignals(incident, service, c.recovery?.signals)) {
+      const quietFor = now - Date.parse(signal.lastRaisedAt);
+      const quiet = incident.status === 'resolved' || quietFor >= QUIET_MINUTES * 60_000;
+      if (!quiet) healthy = false;
+      detail.push(
+        quiet
+          ? `${signal.signalId} on ${service}: back to normal (last anomalous ${signal.lastRaisedAt})`
+          : `${signal.signalId} on ${service}: still anomalous at ${signal.lastRaisedAt} (peak ${formatValue(signal.valueAtPeak)}, expected ${formatValue(signal.expectedAtPeak)})`,
+      );
+    }
+  }
+  if (healthy) {
+    return { ...c, verification: { ...base, status: 'recovered', recovered: true, recoveredAt: isoMs(now), detail } };
+  }
+  if (now >= deadline) {
+    detail.push(`not recovered within ${waitMinutes} min of the change`);
+    return { ...c, verification: { ...base, status: 'not-recovered', recovered: false, detail } };
+  }
+  return {
+    ...c,
+    verification: {
+      ...base,
+      status: 'pending',
+      recovered: false,
+      nextCheckAt: isoMs(now + RECHECK_SECONDS * 1000),
+      detail,
+    },
+  };
 }
+
+/** The incident's signals on `service` that prove recovery: the playbook's list, or all of them. */
+function recoverySignals(incident: Incident, service: string, wanted: readonly string[] | undefined): IncidentSignal[] {
+  return incident.signals.filter(
+    (s) => s.entity === service && (wanted === undefined || wanted.length === 0 || wanted.includes(s.signalId)),
+  );
+}
+
+export interface UndoDeps {
+  readonly cluster: ClusterExecutor;
+  readonly snapshots: SnapshotStore;
+  readonly dryRun: boolean;
+}
+
+/**
+ * The undo when recovery did not come: every action that ran is put back from the snapshot taken before it,
+ * last first. A playbook whose undo is `none` (a restart cannot be unrestarted) records why it skipped.
+ */
+export async function undoRemediation(c: IncidentCase, deps: UndoDeps): Promise<IncidentCase> {
+  const undo: UndoRecord[] = [];
+  const ran = (c.execution ?? []).filter((e) => e.result === 'succeeded').reverse();
+  for (const e of ran) {
+    const record = (result: UndoRecord['result'], detail: string) =>
+      undo.push({
+        action: e.action,
+        target: e.target,
+        dryRun: deps.dryRun,
+        result,
+        detail,
+        ...(e.snapshotId ? { snapshotId: e.snapshotId } : {}),
+      });
+    if (c.recovery?.undo === 'none') {
+      record('skipped', `the playbook has no undo for ${e.action}`);
+      continue;
+    }
+    if (!e.snapshotId) {
+      record('failed', 'no snapshot was taken before the change');
+      continue;
+    }
+    const snapshot = await deps.snapshots.get(c.incidentId, e.snapshotId);
+    if (!snapshot) {
+      record('failed', `snapshot ${e.snapshotId} is not stored with incident ${c.incidentId}`);
+      continue;
+    }
+    try {
+      const result = await deps.cluster.restore(snapshot, { dryRun: deps.dryRun });
+      record(result.ok ? 'restored' : 'failed', result.detail);
+    } catch (error) {
+      record('failed', (error as Error).message);
+    }
+  }
+  return { ...c, undo };
+}
+
+const isoMs = (ms: number): string => new Date(ms).toISOString();
+const formatValue = (x: number): string => (Number.isFinite(x) ? Number(x.toPrecision(3)).toString() : 'n/a');

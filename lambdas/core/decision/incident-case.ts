@@ -7,7 +7,7 @@ import type { Incident } from '../cognition/incident';
 import { type Candidate, rankByTopology } from '../cognition/rank';
 import type { ServiceGraph } from '../topology';
 import { checkGuardrails, type DenyRule, type Refusal } from './guardrails';
-import { type Playbooks, planRemediation } from './plan';
+import { type Playbooks, planRemediation, recoveryPlanFor } from './plan';
 import { assessRisk } from './risk';
 import type { PlannedAction, RiskAssessment, Tier, Vote } from './types';
 
@@ -24,6 +24,41 @@ export interface ExecutionRecord {
   readonly target: string;
   readonly dryRun: boolean;
   readonly result: 'succeeded' | 'failed' | 'refused';
+  readonly detail: string;
+  readonly snapshotId?: string;
+}
+
+/** What the playbook says proves recovery and how to undo, copied onto the case when the plan is made. */
+export interface RecoveryPlan {
+  /** Catalog signals of the acted-on service that must be back to normal. */
+  readonly signals: string[];
+  readonly waitMinutes: number;
+  readonly undo: 'restore-snapshot' | 'none';
+}
+
+export type VerificationStatus = 'pending' | 'recovered' | 'not-recovered' | 'nothing-ran';
+
+export interface Verification {
+  readonly status: VerificationStatus;
+  readonly recovered: boolean;
+  /** First check, right after the actions ran. */
+  readonly startedAt: string;
+  /** Recovery must be confirmed before this, or the change is undone. */
+  readonly deadline: string;
+  readonly checkedAt: string;
+  readonly checks: number;
+  /** While pending: when to look again (the workflow's Wait state reads recheckSeconds). */
+  readonly nextCheckAt?: string;
+  readonly recheckSeconds: number;
+  readonly recoveredAt?: string;
+  readonly detail: string[];
+}
+
+export interface UndoRecord {
+  readonly action: string;
+  readonly target: string;
+  readonly dryRun: boolean;
+  readonly result: 'restored' | 'failed' | 'skipped';
   readonly detail: string;
   readonly snapshotId?: string;
 }
@@ -45,13 +80,16 @@ export interface IncidentCase {
   readonly timeout?: { readonly Error: string; readonly Cause?: string };
   readonly failure?: { readonly Error: string; readonly Cause?: string };
   readonly execution?: ExecutionRecord[];
-  readonly verification?: { readonly recovered: boolean; readonly detail: string[] };
+  readonly recovery?: RecoveryPlan;
+  readonly verification?: Verification;
+  readonly undo?: UndoRecord[];
   readonly outcome?: CaseOutcome;
 }
 
 export type CaseOutcome =
   | 'remediated'
   | 'remediation-failed'
+  | 'not-recovered'
   | 'diagnosis-only'
   | 'rejected'
   | 'approval-timed-out'
@@ -91,7 +129,9 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
 export function planStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
   const diagnosis = requirePart(c, 'diagnosis');
   const root = deps.graph.get(diagnosis.rootCause.service);
-  return { ...c, plan: root ? planRemediation(diagnosis.rootCause.kind, root, deps.playbooks) : [] };
+  const plan = root ? planRemediation(diagnosis.rootCause.kind, root, deps.playbooks) : [];
+  const recovery = recoveryPlanFor(diagnosis.rootCause.kind, deps.playbooks);
+  return { ...c, plan, ...(plan.length > 0 && recovery ? { recovery } : {}) };
 }
 
 export function assessStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
@@ -142,6 +182,7 @@ export function outcomeOf(c: IncidentCase): CaseOutcome {
   if (c.failure) return 'workflow-failed';
   if (c.rejection) return 'rejected';
   if (c.timeout) return 'approval-timed-out';
+  if (c.verification?.status === 'not-recovered') return 'not-recovered';
   if (c.execution && c.execution.length > 0) {
     return c.execution.every((e) => e.result === 'succeeded') && c.verification?.recovered !== false
       ? 'remediated'

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { FAULT_KINDS, type FaultKind } from '../cognition/classify';
 import type { ServiceSpec } from '../config/schema';
+import type { RecoveryPlan } from './incident-case';
 import { ACTION_CATALOG, type ActionName, type PlannedAction } from './types';
 
 const catalogAction = z.enum(Object.keys(ACTION_CATALOG) as [ActionName, ...ActionName[]], {
@@ -56,6 +57,13 @@ export type Playbooks = z.infer<typeof playbooksSchema>;
 export function planRemediation(kind: FaultKind, root: ServiceSpec, playbooks: Playbooks): PlannedAction[] {
   const playbook = playbooks.playbooks.find((p) => p.fault === kind);
   return (playbook?.actions ?? []).map((step) => planStep(step.action, step.params, kind, root));
+}
+
+/** The playbook's recovery proof and undo policy for a fault kind, if it has a playbook. */
+export function recoveryPlanFor(kind: FaultKind, playbooks: Playbooks): RecoveryPlan | undefined {
+  const playbook = playbooks.playbooks.find((p) => p.fault === kind);
+  if (!playbook) return undefined;
+  return { signals: [...playbook.recovery.signals], waitMinutes: playbook.recovery.waitMinutes, undo: playbook.undo };
 }
 
 function planStep(

@@ -1,0 +1,186 @@
+// The replayed world reacting to remediation: a scenario's metrics are what happened without the agent, so
+// when the simulated cluster carries out an action, the symptoms that action can cure (and only those) go
+// back to what the same series did a day earlier, from the moment the change has rolled out until the
+// recorded fault would have faded by itself. An undo brings the recorded symptoms back.
+//
+// The world knows nothing of a scenario's truth: a rollback cures a bad deploy's errors because rollbacks
+// cure errors, and a restart does not, so a wrong action is seen not to help and verification fails.
+
+import type { MetricStore, StoredSeries } from '../adapters/scenario/openmetrics';
+import type { ActionName } from '../core/decision/types';
+import type { ServiceGraph } from '../core/topology';
+
+const DAY_SECONDS = 86_400;
+/** A change takes effect once it has rolled out. */
+export const ROLLOUT_SECONDS = 120;
+/** The recorded series has been back near normal this many points in a row: the fault is over. */
+const FADED_POINTS = 15;
+/** Never rewrite more than this much of a series after one action. */
+const MAX_EFFECT_SECONDS = 12 * 3600;
+/** Deviations beyond this many robust sigmas of the day-over-day noise count as symptoms. */
+const SYMPTOM_SIGMAS = 4;
+
+const METRIC = {
+  errors: 'service:http_errors:ratio_rate1m',
+  latency: 'service:http_request_duration_seconds:p99',
+  cpu: 'service:container_cpu_usage:ratio',
+  memory: 'service:container_memory_working_set:ratio',
+  restarts: 'service:kube_pod_restarts:increase5m',
+  connections: 'datastore:connections_used:ratio',
+  queryLatency: 'datastore:query_duration_seconds:p99',
+  lag: 'queue:consumer_lag:messages',
+} as const;
+type Symptom = keyof typeof METRIC;
+
+/** What each action can cure: on the service acted on, and on the services that call it (propagated symptoms). */
+const CURES: Record<ActionName, { readonly own: readonly Symptom[]; readonly callers: readonly Symptom[] }> = {
+  rollback: { own: ['errors', 'latency', 'cpu', 'memory', 'restarts'], callers: ['errors', 'latency'] },
+  'config-revert': { own: ['errors', 'latency', 'cpu', 'memory', 'restarts'], callers: ['errors', 'latency'] },
+  'rollout-restart': { own: ['memory', 'restarts'], callers: [] },
+  'restart-pod': { own: ['memory', 'restarts'], callers: [] },
+  'engine-restart': { own: ['memory', 'restarts'], callers: [] },
+  'scale-up': { own: ['latency', 'cpu', 'lag'], callers: ['latency'] },
+  'cache-flush': { own: ['queryLatency', 'latency'], callers: ['latency'] },
+  'db-failover': { own: ['connections', 'queryLatency'], callers: ['latency', 'errors'] },
+  'rate-limit': { own: ['cpu', 'latency', 'errors'], callers: [] },
+  'az-failover': {
+    own: ['errors', 'latency', 'cpu', 'memory', 'restarts', 'connections', 'queryLatency', 'lag'],
+    callers: ['errors', 'latency'],
+  },
+};
+
+interface Effect {
+  readonly action: ActionName;
+  readonly service: string;
+  readonly series: StoredSeries;
+  /** Values as recorded, for the indexes this effect rewrote. */
+  readonly original: Map<number, number>;
+}
+
+export class ScenarioWorld {
+  private readonly effects: Effect[] = [];
+
+  constructor(
+    private readonly metrics: MetricStore,
+    private readonly graph: ServiceGraph,
+  ) {}
+
+  /** Carries out `action` on `service` at `atSeconds`; returns how many samples changed. */
+  apply(action: ActionName, service: string, atSeconds: number): number {
+    const cures = CURES[action];
+    const from = atSeconds + ROLLOUT_SECONDS;
+    let changed = 0;
+    const targets: [string, readonly Symptom[]][] = [[service, cures.own]];
+    if (cures.callers.length > 0) for (const caller of this.callersOf(service)) targets.push([caller, cures.callers]);
+    for (const [name, symptoms] of targets) {
+      for (const symptom of symptoms) {
+        for (const series of this.seriesOf(METRIC[symptom], name)) {
+          const original = cure(series, from);
+          if (original.size === 0) continue;
+          changed += original.size;
+          this.effects.push({ action, service, series, original });
+        }
+      }
+    }
+    return changed;
+  }
+
+  /** Undoes every action on `service` from `atSeconds` on: the recorded symptoms come back. */
+  revert(service: string, atSeconds: number): number {
+    let restored = 0;
+    for (const effect of this.effects.filter((e) => e.service === service)) {
+      for (const [index, value] of effect.original) {
+        if (effect.series.timestamps[index] >= atSeconds) {
+          effect.series.values[index] = value;
+          effect.original.delete(index);
+          restored++;
+        }
+      }
+    }
+    return restored;
+  }
+
+  private callersOf(service: string): string[] {
+    const seen = new Set<string>();
+    const queue = [service];
+    while (queue.length > 0) {
+      for (const caller of this.graph.callersOf(queue.shift() as string)) {
+        if (caller !== service && !seen.has(caller)) {
+          seen.add(caller);
+          queue.push(caller);
+        }
+      }
+    }
+    return [...seen];
+  }
+
+  private seriesOf(metric: string, service: string): readonly StoredSeries[] {
+    return (this.metrics.metrics.get(metric)?.series ?? []).filter((s) => s.labels.service === service);
+  }
+}
+
+/**
+ * Rewrites the symptoms of one series from `from` on with the value a day earlier, until the recording has
+ * been near normal for FADED_POINTS points in a row. Returns the recorded values it replaced.
+ */
+function cure(series: StoredSeries, from: number): Map<number, number> {
+  const { timestamps: t, values: v } = series;
+  const original = new Map<number, number>();
+  const start = lowerBound(t, from);
+  const tolerance = dayOverDayTolerance(series, from);
+  if (tolerance === undefined) return original;
+  let calm = 0;
+  for (let i = start; i < t.length && t[i] < from + MAX_EFFECT_SECONDS; i++) {
+    const j = indexOf(t, t[i] - DAY_SECONDS);
+    if (j < 0 || !Number.isFinite(v[j]) || !Number.isFinite(v[i])) continue;
+    if (Math.abs(v[i] - v[j]) > tolerance) {
+      original.set(i, v[i]);
+      v[i] = v[j];
+      calm = 0;
+    } else if (++calm >= FADED_POINTS) {
+      break;
+    }
+  }
+  return original;
+}
+
+/**
+ * SYMPTOM_SIGMAS robust sigmas of the day-over-day change over the day before `from`. A fault that began
+ * within that day is a small share of it, and the median absolute deviation ignores it.
+ */
+function dayOverDayTolerance(series: StoredSeries, from: number): number | undefined {
+  const { timestamps: t, values: v } = series;
+  const diffs: number[] = [];
+  for (let i = lowerBound(t, from - DAY_SECONDS - 3600); i < t.length && t[i] < from - 3600; i++) {
+    const j = indexOf(t, t[i] - DAY_SECONDS);
+    if (j >= 0 && Number.isFinite(v[i]) && Number.isFinite(v[j])) diffs.push(v[i] - v[j]);
+  }
+  if (diffs.length < 60) return undefined;
+  const med = median(diffs);
+  const mad = median(diffs.map((d) => Math.abs(d - med)));
+  const scale = 1.4826 * mad;
+  // A flat series (mad 0) still tolerates float noise.
+  return Math.max(SYMPTOM_SIGMAS * scale, 1e-9 + 1e-6 * Math.abs(med));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function lowerBound(t: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = t.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function indexOf(t: Float64Array, x: number): number {
+  const i = lowerBound(t, x);
+  return i < t.length && t[i] === x ? i : -1;
+}
