@@ -100,7 +100,10 @@ export class SimulatedCluster implements ClusterExecutor {
     return { complete: true, detail: `${key}: rollout complete` };
   }
 
-  async restore(snapshot: TargetSnapshot, options: { dryRun: boolean }): Promise<{ ok: boolean; detail: string }> {
+  async restore(
+    snapshot: TargetSnapshot,
+    options: { dryRun: boolean; changesSince: number },
+  ): Promise<{ ok: boolean; detail: string }> {
     const key = formatTarget(snapshot.target);
     this.log.push({ action: 'restore', target: key, dryRun: options.dryRun });
     const deployment = this.deployments.get(key);

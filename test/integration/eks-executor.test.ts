@@ -811,6 +811,37 @@ describe('EksExecutor execute', () => {
     expect(api.pods.filter((p) => p.metadata.deletionTimestamp)).toHaveLength(1);
   });
 
+  it('restart-pod refuses a pod no controller owns: deleting it would not be a restart', async () => {
+    const e = executor();
+    const podTarget = { namespace: NS, kind: 'pod', name: 'order-api-ccc333-x1' } as const;
+    const snapshot = await snapshotOf(e, podTarget);
+    const orphan = {
+      ...snapshot,
+      state: { ...(snapshot.state as object), metadata: { name: 'order-api-ccc333-x1', ownerReferences: [] } },
+    };
+    api.log.length = 0;
+    const result = await e.execute(step('restart-pod', {}, podTarget), { dryRun: false, snapshot: orphan });
+    expect(result).toEqual({
+      ok: false,
+      detail: 'trading/pod/order-api-ccc333-x1: no controller owns this pod; deleting it is not a restart',
+    });
+    expect(api.log).toEqual([]);
+  });
+
+  it('reads the rollout of a restarted pod as complete once the pod is gone', async () => {
+    const e = executor();
+    const podTarget = { namespace: NS, kind: 'pod', name: 'order-api-ccc333-x1' } as const;
+    expect(await e.rolloutStatus(step('restart-pod', {}, podTarget))).toEqual({
+      complete: false,
+      detail: 'trading/pod/order-api-ccc333-x1: still running',
+    });
+    api.pods = api.pods.filter((p) => p.metadata.name !== 'order-api-ccc333-x1');
+    expect(await e.rolloutStatus(step('restart-pod', {}, podTarget))).toEqual({
+      complete: true,
+      detail: 'trading/pod/order-api-ccc333-x1: deleted and replaced by its controller',
+    });
+  });
+
   it('restart-pod refuses a target that is neither a deployment nor a pod', async () => {
     const e = executor();
     const hpaTarget = { namespace: NS, kind: 'hpa', name: 'order-api' } as const;
@@ -916,6 +947,23 @@ describe('EksExecutor restore', () => {
     expect(api.deployments.get('order-api')!.spec.template).toEqual(canary());
   });
 
+  it('refuses to restore over a change someone else made after ours, and sends no patch', async () => {
+    const e = executor();
+    const snap = await e.snapshot(deploymentTarget);
+    expect((await e.execute(step('rollback'), { dryRun: false, snapshot: snap })).ok).toBe(true);
+    // A deploy lands after the rollback: the generation moves once more.
+    const d = api.deployments.get('order-api')!;
+    api.deployments.set('order-api', {
+      ...d,
+      metadata: { ...d.metadata, generation: (d.metadata.generation ?? 0) + 1 },
+    });
+    api.log.length = 0;
+    const result = await e.restore(snap, { dryRun: false });
+    expect(result.ok).toBe(false);
+    expect(result.detail).toContain('changed since the snapshot (generation 7 -> 9)');
+    expect(api.log.map((l) => l.method)).toEqual(['GET']);
+  });
+
   it('puts the replica count back after a scale-up, on the Deployment itself', async () => {
     const e = executor();
     const snap = await e.snapshot(deploymentTarget);
@@ -949,7 +997,8 @@ describe('EksExecutor restore', () => {
     await e.execute(step('rollback'), { dryRun: false, snapshot: snap });
     api.log.length = 0;
 
-    expect((await e.restore(snap, { dryRun: false })).ok).toBe(true);
+    // Two changes of ours since the snapshot: the generation moved twice, and that is not someone else.
+    expect((await e.restore(snap, { dryRun: false, changesSince: 2 })).ok).toBe(true);
     expect(writes()).toHaveLength(1);
     const body = writes()[0].body as { spec: Record<string, unknown>; metadata: Record<string, unknown> };
     expect(Object.keys(body.spec).sort()).toEqual(['replicas', 'template']);

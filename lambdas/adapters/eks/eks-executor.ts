@@ -259,7 +259,7 @@ export class EksExecutor implements ClusterExecutor {
     try {
       switch (step.action) {
         case 'restart-pod':
-          return await this.restartPod(step, options.dryRun);
+          return await this.restartPod(step, options.dryRun, snapshot);
         case 'rollout-restart':
           return await this.rolloutRestart(step, options.dryRun);
         case 'scale-up':
@@ -293,7 +293,15 @@ export class EksExecutor implements ClusterExecutor {
       }
       name = hpa.value.spec.scaleTargetRef.name;
     } else if (step.target.kind === 'pod') {
-      return { complete: false, detail: `${key}: rollout status is read from a Deployment, not a pod` };
+      // The pod's controller replaces it under a new name: the old one being gone is the rollout.
+      const pod = await this.client.get<Pod>(podPath(namespace, name), op('get', 'pods', namespace, name));
+      if (!pod.ok && pod.error.kind === 'not-found')
+        return { complete: true, detail: `${key}: deleted and replaced by its controller` };
+      if (!pod.ok) return { complete: false, detail: `${key}: ${pod.error.message}` };
+      return {
+        complete: false,
+        detail: `${key}: still ${pod.value.metadata.deletionTimestamp ? 'terminating' : 'running'}`,
+      };
     } else if (step.target.kind !== 'deployment') {
       return { complete: false, detail: `${key}: not a Kubernetes workload` };
     }
@@ -312,9 +320,10 @@ export class EksExecutor implements ClusterExecutor {
    */
   async restore(
     snapshot: TargetSnapshot,
-    options: { readonly dryRun: boolean },
+    options: { readonly dryRun: boolean; readonly changesSince?: number },
   ): Promise<{ readonly ok: boolean; readonly detail: string }> {
     const key = formatTarget(snapshot.target);
+    const ours = options.changesSince ?? 1;
     const { namespace, name } = snapshot.target;
     const state = snapshot.state as { readonly kind?: string };
     const verb = options.dryRun ? 'would restore' : 'restored';
@@ -328,6 +337,14 @@ export class EksExecutor implements ClusterExecutor {
               deploymentPath(namespace, name),
               op('patch', 'deployments', namespace, name),
               (deployment) => {
+                // Each of our changes moved the generation by one; more means someone changed the Deployment
+                // since, and putting the snapshot back would silently revert their change too.
+                const now = deployment.metadata.generation;
+                if (saved.generation !== undefined && now !== undefined && now > saved.generation + ours) {
+                  return {
+                    refuse: `${key} changed since the snapshot (generation ${saved.generation} -> ${now}); not restoring over someone else's change`,
+                  };
+                }
                 const template = mergePatchDiff(
                   deployment.spec.template as Record<string, unknown>,
                   saved.template as Record<string, unknown>,
@@ -462,12 +479,20 @@ export class EksExecutor implements ClusterExecutor {
 
   // --- Actions. ---
 
-  private async restartPod(step: PlannedAction, dryRun: boolean): Promise<Outcome> {
+  private async restartPod(step: PlannedAction, dryRun: boolean, snapshot: TargetSnapshot): Promise<Outcome> {
     const { namespace, name } = step.target;
     const verb = dryRun ? 'would delete' : 'deleted';
     let podName: string;
     let why: string;
     if (step.target.kind === 'pod') {
+      // A pod nothing owns would be gone for good: only a controller's pod is "restarted" by deleting it.
+      const owners = (snapshot.state as { metadata?: ObjectMeta }).metadata?.ownerReferences ?? [];
+      if (!owners.some((o) => o.controller)) {
+        return {
+          ok: false,
+          detail: `${formatTarget(step.target)}: no controller owns this pod; deleting it is not a restart`,
+        };
+      }
       podName = name;
       why = 'named by the plan';
     } else if (step.target.kind === 'deployment') {

@@ -298,7 +298,7 @@ export class KubeClient {
       return value;
     } catch (error) {
       const failure = error instanceof AttemptFailure ? error.failure : undefined;
-      record(failure?.status, failure ? `${failure.kind}: ${failure.message}` : (error as Error).message);
+      record(failure?.status, failure ? failure.message : (error as Error).message);
       throw error;
     }
   }

@@ -25,10 +25,14 @@ export interface ClusterExecutor {
   ): Promise<{ readonly ok: boolean; readonly detail: string }>;
   /** Whether the change has fully rolled out. */
   rolloutStatus(step: PlannedAction): Promise<{ readonly complete: boolean; readonly detail: string }>;
-  /** Puts the target back as the snapshot found it (the undo when recovery does not come). */
+  /**
+   * Puts the target back as the snapshot found it (the undo when recovery does not come). `changesSince` is
+   * how many changes the agent itself made to it after the snapshot: any more, and someone else changed it
+   * too, and restoring would silently revert their change.
+   */
   restore(
     snapshot: TargetSnapshot,
-    options: { readonly dryRun: boolean },
+    options: { readonly dryRun: boolean; readonly changesSince: number },
   ): Promise<{ readonly ok: boolean; readonly detail: string }>;
 }
 

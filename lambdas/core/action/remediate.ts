@@ -162,37 +162,43 @@ export interface UndoDeps {
 }
 
 /**
- * The undo when recovery did not come: every action that ran is put back from the snapshot taken before it,
- * last first. A playbook whose undo is `none` (a restart cannot be unrestarted) records why it skipped.
+ * The undo when recovery did not come: every object changed is put back from the snapshot taken before the
+ * first change to it. A playbook whose undo is `none` (a restart cannot be unrestarted) records why it skipped.
  */
 export async function undoRemediation(c: IncidentCase, deps: UndoDeps): Promise<IncidentCase> {
   const undo: UndoRecord[] = [];
-  const ran = (c.execution ?? []).filter((e) => e.result === 'succeeded').reverse();
-  for (const e of ran) {
+  const ran = (c.execution ?? []).filter((e) => e.result === 'succeeded');
+  // One restore per target, from the snapshot taken before the first change to it; targets last changed
+  // are restored first.
+  const targets = [...new Set(ran.map((e) => e.target))].reverse();
+  for (const target of targets) {
+    const changes = ran.filter((e) => e.target === target);
+    const first = changes[0];
     const record = (result: UndoRecord['result'], detail: string) =>
       undo.push({
-        action: e.action,
-        target: e.target,
+        action: changes.map((e) => e.action).join('+'),
+        target,
         dryRun: deps.dryRun,
         result,
         detail,
-        ...(e.snapshotId ? { snapshotId: e.snapshotId } : {}),
+        ...(first.snapshotId ? { snapshotId: first.snapshotId } : {}),
       });
     if (c.recovery?.undo === 'none') {
-      record('skipped', `the playbook has no undo for ${e.action}`);
+      record('skipped', `the playbook has no undo for ${first.action}`);
       continue;
     }
-    if (!e.snapshotId) {
+    if (!first.snapshotId) {
       record('failed', 'no snapshot was taken before the change');
       continue;
     }
-    const snapshot = await deps.snapshots.get(c.incidentId, e.snapshotId);
+    const snapshot = await deps.snapshots.get(c.incidentId, first.snapshotId);
     if (!snapshot) {
-      record('failed', `snapshot ${e.snapshotId} is not stored with incident ${c.incidentId}`);
+      record('failed', `snapshot ${first.snapshotId} is not stored with incident ${c.incidentId}`);
       continue;
     }
     try {
-      const result = await deps.cluster.restore(snapshot, { dryRun: deps.dryRun });
+      const changesSince = changes.filter((e) => !e.dryRun).length;
+      const result = await deps.cluster.restore(snapshot, { dryRun: deps.dryRun, changesSince });
       record(result.ok ? 'restored' : 'failed', result.detail);
     } catch (error) {
       record('failed', (error as Error).message);
