@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReplayReport } from '../../lambdas/cli/replay-report';
+import { playbooksSchema } from '../../lambdas/core/decision/plan';
 import { replayScenario } from '../../lambdas/local/replay';
 import { buildScenario, type ScenarioSpec } from '../support/scenario-builder';
 import { readTruth } from '../support/truth';
@@ -88,10 +89,59 @@ describe.each(specs)('replay of %s', (file) => {
     }
   });
 
+  it('runs the right action as a dry run for each fault that has one, and sees the system recover', () => {
+    const truth = readTruth(dir);
+    for (const fault of truth.faults.filter((f) => f.actions.length > 0)) {
+      const incident = report.incidents.find(
+        (i) => Date.parse(i.openedAt) >= Date.parse(fault.start) - 2 * MINUTE && i.rootCause?.service === fault.rootCause,
+      );
+      expect(incident?.executed).toEqual([
+        expect.objectContaining({ action: expect.stringMatching(fault.actions.join('|')), dryRun: true, result: 'succeeded' }),
+      ]);
+      // Recovery is the detector's verdict on later ticks, within the playbook's window.
+      expect(incident?.recovery).toMatchObject({ status: 'recovered' });
+      expect(incident?.recovery?.minutesToRecover).toBeLessThanOrEqual(20);
+      expect(incident?.outcome).toBe('remediated');
+    }
+    const acted = truth.faults.filter((f) => f.actions.length > 0).length;
+    expect(report.selfHealing).toMatchObject({ attempted: acted, recovered: acted, undone: 0 });
+    expect(report.pendingWorkflows).toBe(0);
+  });
+
   it('never executes anything on a funds service', () => {
     const funds = spec.services.filter((s) => s.criticality === 'funds').map((s) => s.name);
     for (const incident of report.incidents) {
       for (const action of incident.executed) expect(funds.some((f) => action.target.includes(f))).toBe(false);
     }
   });
+});
+
+describe('replay with a playbook whose action cannot cure the fault', () => {
+  it('sees no recovery within the window, undoes the change from its snapshot and pages', async () => {
+    const spec = JSON.parse(readFileSync(join(SPECS_DIR, 'order-api-bad-deploy.json'), 'utf8')) as ScenarioSpec;
+    const dir = join(workDir, `${spec.name}-wrong-playbook`);
+    buildScenario(spec, dir, { gzipMetrics: true });
+    // A restart does not take a bad build away: the errors stay until the recorded fault ends.
+    const playbooks = playbooksSchema.parse({
+      playbooks: [
+        {
+          fault: 'bad-deploy',
+          actions: [{ action: 'rollout-restart' }],
+          recovery: { signals: ['error_ratio'], waitMinutes: 10 },
+          undo: 'restore-snapshot',
+        },
+      ],
+    });
+    const report = await replayScenario(dir, { playbooks });
+    const [incident] = report.incidents;
+    expect(incident.executed).toEqual([
+      expect.objectContaining({ action: 'rollout-restart', dryRun: true, result: 'succeeded' }),
+    ]);
+    expect(incident.recovery).toMatchObject({ status: 'not-recovered', recoveredAt: null });
+    expect(incident.undone).toEqual([
+      expect.objectContaining({ action: 'rollout-restart', target: 'trading/deployment/order-api', result: 'restored' }),
+    ]);
+    expect(incident.outcome).toBe('not-recovered');
+    expect(report.selfHealing).toMatchObject({ attempted: 1, recovered: 0, rate: 0, undone: 1 });
+  }, 120_000);
 });
