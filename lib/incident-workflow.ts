@@ -39,7 +39,7 @@ export interface IncidentWorkflowProps {
 export class IncidentWorkflow extends Construct {
   /** Diagnose, PlanRemediation, AssessRisk, CheckGuardrails and Close. */
   readonly decide: AgentFunction;
-  /** Remediate and VerifyRecovery: the only function that may change a cluster. */
+  /** Remediate, VerifyRecovery and UndoRemediation: the only function that may change a cluster. */
   readonly remediate: AgentFunction;
   /** Outcome, diagnosis-only report, page, rejection, escalation and failure notices. */
   readonly notify: AgentFunction;
@@ -62,10 +62,20 @@ export class IncidentWorkflow extends Construct {
     this.remediate = new AgentFunction(this, 'Remediate', {
       ...common,
       handler: 'incident-remediate',
-      description: 'Incident workflow: snapshot, rate-limit and run the allowed actions; verify the rollout',
+      description: 'Incident workflow: snapshot, rate-limit and run the allowed actions; verify recovery; undo',
       timeout: Duration.minutes(5),
     });
     this.remediate.bindTable('ACTION_LEDGER_TABLE', tables.actionLedger, { actions: ['GetItem', 'PutItem'] });
+    // Reads incidents (recovery is the detector's verdict on them), but writes only beside them: the snapshots
+    // taken before each change and the case. It can never rewrite an incident the 60-second loop owns.
+    this.remediate.bindTable('INCIDENTS_TABLE', tables.incidents, { actions: ['GetItem'] });
+    this.remediate.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:PutItem'],
+        resources: [tables.incidents.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*#snapshot#*', '*#decision'] } },
+      }),
+    );
     const cluster = agent.config.cluster;
     if (cluster) {
       // Endpoint and CA of exactly the configured cluster; what the role may do inside it is Kubernetes RBAC's.
