@@ -3,8 +3,8 @@
 // empty section (`alerting: {}`) is a working setup.
 
 import { z } from 'zod';
+import { criticalitySchema } from '../config/criticality';
 import type { Topology } from '../config/schema';
-import { criticalitySchema } from '../config/schema';
 import { DEFAULT_REPLICA_LABELS, SEVERITIES } from './webhooks';
 
 const minutes = z.number().int().positive();

@@ -1,12 +1,19 @@
 // The agent's configuration: one schema, checked at synth, at Lambda cold start and by the CLI.
 
 import { z } from 'zod';
+import { alertingConfigSchema, alertingTopologyProblems } from '../alerting/alerting-config';
 import { QUORUM } from '../decision/types';
+import { cloudWatchConfigSchema } from './cloudwatch-schema';
+import { criticalitySchema } from './criticality';
+import { integrationsSchema } from './integrations-schema';
+import { kafkaConfigSchema } from './kafka-schema';
+import { knowledgeConfigSchema } from './knowledge-schema';
+import { llmConfigSchema } from './llm-schema';
+import { logSourceSchema } from './log-source-schema';
 
 const durationMinutes = z.number().int().positive();
 
-export const criticalitySchema = z.enum(['funds', 'core', 'standard']);
-export type Criticality = z.infer<typeof criticalitySchema>;
+export { type Criticality, criticalitySchema } from './criticality';
 
 export const serviceSchema = z
   .object({
@@ -239,6 +246,18 @@ export const clusterSchema = z
   .strict();
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 
+export const diagnosisSchema = z
+  .object({
+    llm: llmConfigSchema.optional(),
+    /** Loki: error lines and signatures per service. */
+    logs: logSourceSchema.optional(),
+    /** CloudWatch metrics of AWS resources (RDS, ElastiCache, ALB) behind topology services. */
+    cloudwatch: cloudWatchConfigSchema.optional(),
+    knowledge: knowledgeConfigSchema.prefault({}),
+  })
+  .strict();
+export type DiagnosisSettings = z.infer<typeof diagnosisSchema>;
+
 export const agentConfigSchema = z
   .object({
     environment: z.enum(['dev', 'staging', 'prod']),
@@ -261,9 +280,19 @@ export const agentConfigSchema = z
     guardrails: guardrailsSchema.default(guardrailsSchema.parse({})),
     /** The EKS cluster remediation acts on; without it remediation refuses every action. */
     cluster: clusterSchema.optional(),
+    /** Evidence beyond metrics, the model that re-ranks, and the knowledge base. */
+    diagnosis: diagnosisSchema.prefault({}),
+    /** Noise reduction and routing for external alerts and the agent's own findings. */
+    alerting: alertingConfigSchema.prefault({}),
+    /** PagerDuty, Jira and a generic webhook, besides Slack. */
+    integrations: integrationsSchema.optional(),
+    kafka: kafkaConfigSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
+    for (const problem of alertingTopologyProblems(config.alerting, config.topology)) {
+      ctx.addIssue({ code: 'custom', path: ['alerting'], message: problem.replace(/^alerting\./, '') });
+    }
     const known = new Set(config.topology.services.map((s) => s.name));
     config.guardrails.denyList.forEach((rule, index) => {
       if (rule.service && !known.has(rule.service)) {
