@@ -19,9 +19,9 @@ import {
   type CloudWatchConfig,
   cloudWatchConfigSchema,
   cloudWatchMetricSpecs,
-  parseCloudWatchConfig,
 } from '../../lambdas/core/config/cloudwatch-schema';
 import { ConfigError } from '../../lambdas/core/config/config-error';
+import { parseCloudWatchConfig } from '../../lambdas/core/config/load';
 import { topologySchema } from '../../lambdas/core/config/schema';
 
 const cw = mockClient(CloudWatchClient);

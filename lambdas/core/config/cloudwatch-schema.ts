@@ -3,8 +3,6 @@
 // metrics per resource type, so a config names only the resource.
 
 import { z } from 'zod';
-import { ConfigError } from './config-error';
-import { parseWithSchema } from './load';
 import type { Topology } from './schema';
 
 export const CLOUDWATCH_RESOURCE_TYPES = ['rds', 'elasticache', 'alb', 'custom'] as const;
@@ -167,12 +165,4 @@ export function cloudWatchTopologyProblems(config: CloudWatchConfig, topology: T
       ? []
       : [`resources[${index}].service: unknown service "${r.service}" (known: ${[...known].join(', ')})`],
   );
-}
-
-/** Parses the CloudWatch config (YAML or JSON) and, given a topology, checks that every service exists. */
-export function parseCloudWatchConfig(text: string, file: string, topology?: Topology): CloudWatchConfig {
-  const config = parseWithSchema(cloudWatchConfigSchema, text, file);
-  const problems = topology ? cloudWatchTopologyProblems(config, topology) : [];
-  if (problems.length > 0) throw new ConfigError(file, problems);
-  return config;
 }

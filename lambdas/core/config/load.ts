@@ -3,6 +3,7 @@
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { type Playbooks, playbooksSchema } from '../decision/plan';
+import { type CloudWatchConfig, cloudWatchConfigSchema, cloudWatchTopologyProblems } from './cloudwatch-schema';
 import { ConfigError } from './config-error';
 import { type AgentConfig, agentConfigSchema, type SignalCatalog, signalCatalogSchema, type Topology } from './schema';
 
@@ -66,4 +67,12 @@ export function parseSignalCatalog(text: string, file: string, topology?: Topolo
     if (problems.length > 0) throw new ConfigError(file, problems);
   }
   return catalog;
+}
+
+/** Parses a CloudWatch section on its own (YAML or JSON) and, given a topology, checks that every service exists. */
+export function parseCloudWatchConfig(text: string, file: string, topology?: Topology): CloudWatchConfig {
+  const config = parseWithSchema(cloudWatchConfigSchema, text, file);
+  const problems = topology ? cloudWatchTopologyProblems(config, topology) : [];
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return config;
 }

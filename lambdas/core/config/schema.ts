@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { alertingConfigSchema, alertingTopologyProblems } from '../alerting/alerting-config';
 import { QUORUM } from '../decision/types';
-import { cloudWatchConfigSchema } from './cloudwatch-schema';
+import { cloudWatchConfigSchema, cloudWatchTopologyProblems } from './cloudwatch-schema';
 import { criticalitySchema } from './criticality';
 import { integrationsSchema } from './integrations-schema';
 import { kafkaConfigSchema } from './kafka-schema';
@@ -290,6 +290,11 @@ export const agentConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    if (config.diagnosis.cloudwatch) {
+      for (const problem of cloudWatchTopologyProblems(config.diagnosis.cloudwatch, config.topology)) {
+        ctx.addIssue({ code: 'custom', path: ['diagnosis', 'cloudwatch'], message: problem });
+      }
+    }
     for (const problem of alertingTopologyProblems(config.alerting, config.topology)) {
       ctx.addIssue({ code: 'custom', path: ['alerting'], message: problem.replace(/^alerting\./, '') });
     }
