@@ -64,6 +64,8 @@ export interface ReportIncident {
     readonly detail: string;
   }[];
   readonly predictedBreachAt: string | null;
+  /** When a person first heard of it (alert manager or workflow), null if nobody did. */
+  readonly notifiedAt: string | null;
   readonly status: string;
   readonly resolvedAt: string | null;
   readonly signals: {
@@ -83,7 +85,17 @@ export interface ReplayReport {
   readonly evaluatedFrom: string;
   readonly evaluatedUntil: string;
   readonly incidents: ReportIncident[];
-  readonly alerts: { readonly raw: number; readonly notified: number };
+  readonly alerts: {
+    /** Alerts the scenario's Alertmanager delivered (the sum of each payload's alerts). */
+    readonly raw: number;
+    /** Messages that reached a person: the alert manager's and the incident workflows'. */
+    readonly notified: number;
+    readonly fromAlertManager: number;
+    readonly fromWorkflows: number;
+    /** Alerts and incident updates the alert manager kept from people, by reason. */
+    readonly suppressed: Readonly<Record<string, number>>;
+    readonly rejectedDeliveries: number;
+  };
   readonly failedTicks: number;
   readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[];
   /** Incident workflows still waiting for recovery when the scenario ran out. */
@@ -129,7 +141,12 @@ const minutesBetween = (from: string, to: string): number =>
 
 const finite = (x: number): number | null => (Number.isFinite(x) ? Number(x.toPrecision(6)) : null);
 
-export function reportIncident(incident: Incident, graph: ServiceGraph, decision?: IncidentCase): ReportIncident {
+export function reportIncident(
+  incident: Incident,
+  graph: ServiceGraph,
+  decision?: IncidentCase,
+  notifiedAt?: string,
+): ReportIncident {
   // The workflow's diagnosis when it ran; otherwise the topology ranking the diagnosis starts from.
   const candidates: Candidate[] = decision?.diagnosis?.candidates ?? rankByTopology(incident, graph);
   const top = candidates[0];
@@ -192,6 +209,7 @@ export function reportIncident(incident: Incident, graph: ServiceGraph, decision
         }
       : null,
     predictedBreachAt: incident.predictedBreachAt ?? null,
+    notifiedAt: notifiedAt ?? null,
     status: incident.status,
     resolvedAt: incident.resolvedAt ?? null,
     signals: incident.signals.map((s) => ({
@@ -270,8 +288,10 @@ export function formatTimeline(report: ReplayReport): string {
   }
   lines.push('');
   lines.push(
-    `Alerts: ${plural(report.alerts.raw, 'raw alert')} delivered by the scenario's Alertmanager; ${plural(report.alerts.notified, 'notification')} from the agent.`,
+    `Alerts: ${plural(report.alerts.raw, 'raw alert')} delivered by the scenario's Alertmanager; ${plural(report.alerts.notified, 'message')} reached a person (${report.alerts.fromAlertManager} from the alert manager, ${report.alerts.fromWorkflows} from incident workflows)${report.alerts.raw > 0 ? `: ${reduction(report.alerts)} fewer` : ''}.`,
   );
+  const suppressed = Object.entries(report.alerts.suppressed).filter(([, n]) => n > 0);
+  if (suppressed.length > 0) lines.push(`  kept back: ${suppressed.map(([why, n]) => `${n} ${why}`).join(', ')}`);
   const heal = report.selfHealing;
   if (heal.attempted > 0) {
     const median = heal.medianMinutesToRecover === null ? '' : `, median ${heal.medianMinutesToRecover} min to recover`;
@@ -289,6 +309,8 @@ export function formatTimeline(report: ReplayReport): string {
   return lines.join('\n');
 }
 
+const reduction = (a: { raw: number; notified: number }): string =>
+  `${Math.round((1 - a.notified / a.raw) * 1000) / 10} %`;
 const plural = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;
 const clock = (iso: string): string => `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
 const fmt = (x: number | null): string => (x === null ? 'n/a' : Number(x.toPrecision(3)).toString());

@@ -17,16 +17,6 @@ export interface Notification {
 export class RecordingNotifier implements CaseNotifier {
   readonly sent: Notification[] = [];
 
-  incidentOpened(incident: Incident): void {
-    this.sent.push({
-      at: incident.openedAt,
-      incidentId: incident.id,
-      channel: 'chat',
-      kind: 'new-message',
-      text: `Incident ${incident.id} opened: ${incident.services.join(', ')}`,
-    });
-  }
-
   incidentResolved(incident: Incident): void {
     this.sent.push({
       at: incident.resolvedAt ?? incident.updatedAt,

@@ -7,6 +7,8 @@ import { DEFAULT_CONFIG_DIR } from '../adapters/config-files';
 import { loadScenario, type Scenario } from '../adapters/scenario/load-scenario';
 import { ScenarioMetricSource } from '../adapters/scenario/scenario-metric-source';
 import { type ReplayReport, reportIncident, selfHealingOf } from '../cli/replay-report';
+import type { AgentIncidentUpdate } from '../core/alerting/alert-manager';
+import { type AlertingConfig, defaultAlertingConfig } from '../core/alerting/alerting-config';
 import type { Incident } from '../core/cognition/incident';
 import { parseSignalCatalog } from '../core/config/load';
 import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
@@ -15,6 +17,7 @@ import { DEFAULT_DETECTION } from '../core/defaults';
 import { ServiceGraph } from '../core/topology';
 import { SimulatedClock } from './agent-clock';
 import { LocalAgent } from './local-agent';
+import { ReplayAlerts } from './replay-alerts';
 import { ScenarioWorld } from './scenario-world';
 import type { ApproverMode } from './simulated-approvers';
 
@@ -33,6 +36,8 @@ export interface ReplayOptions {
   /** Deny-list and change freezes from an environment's config. */
   readonly guardrails?: GuardrailsConfig;
   readonly catalog?: SignalCatalog;
+  /** Noise reduction and routing for the scenario's Alertmanager deliveries (default: the built-in settings). */
+  readonly alerting?: AlertingConfig;
   readonly detection?: DetectionConfig;
   readonly onStart?: (totalTicks: number) => void;
   readonly onTick?: (done: number, time: number) => void;
@@ -70,6 +75,12 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     world: new ScenarioWorld(scenario.metrics, graph),
   });
   const notifier = agent.notifier;
+  const alerts = new ReplayAlerts({
+    deliveries: scenario.alerts,
+    config: options.alerting ?? defaultAlertingConfig(),
+    graph,
+    ...(options.guardrails ? { changeFreezes: options.guardrails.changeFreezes } : {}),
+  });
   const emit = (event: ReplayEvent) => options.onEvent?.(event);
   try {
     const step = scenario.stepSeconds;
@@ -83,6 +94,7 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     let relearned = 0;
     const incidents = new Map<string, Incident>();
     let ticks = 0;
+    const alertedResolved = new Set<string>();
     let failedTicks = 0;
     let collectionErrors = 0;
     const total = Math.ceil((until - from) / step);
@@ -110,7 +122,6 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
           const known = incidents.has(incident.id);
           incidents.set(incident.id, incident);
           if (!known) {
-            notifier.incidentOpened(incident);
             emit({ time: t, kind: 'opened', text: `${incident.id} opened: ${incident.services.join(', ')}` });
           } else if (incident.status === 'resolved') {
             notifier.incidentResolved(incident);
@@ -118,13 +129,37 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
           }
         }
       }
+      // The alert manager hears the agent's incidents with what the workflow has decided so far.
+      const updates: AgentIncidentUpdate[] = [];
+      for (const incident of incidents.values()) {
+        if (incident.status === 'resolved' && Date.parse(incident.resolvedAt ?? incident.updatedAt) < t * 1000) {
+          if (alertedResolved.has(incident.id)) continue;
+          alertedResolved.add(incident.id);
+        }
+        const decided = await agent.decisions.get(incident.id);
+        updates.push({
+          incident,
+          ...(decided?.diagnosis ? { rootCause: decided.diagnosis.rootCause } : {}),
+          ...(decided?.risk ? { tier: decided.risk.tier } : {}),
+        });
+      }
+      alerts.advance(t * 1000, updates);
       options.onTick?.(ticks, t);
     }
     const reported = await Promise.all(
       [...incidents.values()]
         .sort((a, b) => a.openedAt.localeCompare(b.openedAt))
-        .map(async (incident) => reportIncident(incident, graph, await agent.decisions.get(incident.id))),
+        .map(async (incident) => {
+          const first = alerts.firstNotified(incident.id)?.at;
+          const byWorkflow = notifier.sent.find((n) => n.incidentId === incident.id && n.kind !== 'edit')?.at;
+          const times = [first, byWorkflow === undefined ? undefined : Date.parse(byWorkflow)].filter(
+            (x): x is number => x !== undefined,
+          );
+          const notifiedAt = times.length > 0 ? iso(Math.min(...times) / 1000) : undefined;
+          return reportIncident(incident, graph, await agent.decisions.get(incident.id), notifiedAt);
+        }),
     );
+    const manager = alerts.counters;
     return {
       scenario: scenario.name,
       ticks,
@@ -134,7 +169,14 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       selfHealing: selfHealingOf(reported),
       failedWorkflows: agent.failedWorkflows,
       pendingWorkflows: agent.pendingWorkflows,
-      alerts: { raw: scenario.alerts.reduce((n, d) => n + d.payload.alerts.length, 0), notified: notifier.delivered },
+      alerts: {
+        raw: alerts.raw,
+        notified: manager.messages + notifier.delivered,
+        fromAlertManager: manager.messages,
+        fromWorkflows: notifier.delivered,
+        suppressed: manager.suppressed,
+        rejectedDeliveries: alerts.rejected.length,
+      },
       failedTicks,
       collectionErrors,
       baselines: { learned: learned.baselines.length, skipped: learned.skipped.length, relearned },

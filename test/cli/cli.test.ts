@@ -42,8 +42,13 @@ describe('sre-agent replay of the bundled scenario', () => {
     expect(incident.rootCause?.service).toBe('order-api');
     expect(incident.services).toContain('api-gateway');
     expect(report.alerts.raw).toBeGreaterThan(100);
-    // The incident message, the approval request and the outcome reply in its thread.
-    expect(report.alerts.notified).toBe(3);
+    // External alerts and the agent's incident go through the alert manager: at least 90 % fewer messages than
+    // raw alerts, and a person hears of the incident when it opens. The workflow adds the approval request and
+    // the outcome reply in the incident's thread.
+    expect(report.alerts.notified).toBe(report.alerts.fromAlertManager + report.alerts.fromWorkflows);
+    expect(report.alerts.notified).toBeLessThanOrEqual(0.1 * report.alerts.raw);
+    expect(report.alerts.fromWorkflows).toBe(2);
+    expect(incident.notifiedAt).toBe(incident.openedAt);
     expect(incident.risk?.tier).toBe('MEDIUM');
     expect(incident.plan).toEqual([{ action: 'rollback', target: 'trading/deployment/order-api' }]);
     expect(incident.executed).toEqual([

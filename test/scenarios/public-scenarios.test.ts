@@ -108,6 +108,20 @@ describe.each(specs)('replay of %s', (file) => {
     expect(report.pendingWorkflows).toBe(0);
   });
 
+  it('cuts notifications by at least 90 % against the raw alerts, and every fault still reaches a person', () => {
+    expect(report.alerts.notified).toBeLessThanOrEqual(0.1 * report.alerts.raw);
+    expect(report.alerts.rejectedDeliveries).toBe(0);
+    const truth = readTruth(dir);
+    for (const fault of truth.faults) {
+      const incident = report.incidents.find(
+        (i) => Date.parse(i.openedAt) >= Date.parse(fault.start) - 2 * MINUTE && i.rootCause?.service === fault.rootCause,
+      );
+      expect(incident?.notifiedAt).not.toBeNull();
+      // Heard of within five minutes of the incident opening (sooner for an early warning's forecast).
+      expect(Date.parse(incident?.notifiedAt ?? '') - Date.parse(incident?.openedAt ?? '')).toBeLessThanOrEqual(5 * MINUTE);
+    }
+  });
+
   it('never executes anything on a funds service', () => {
     const funds = spec.services.filter((s) => s.criticality === 'funds').map((s) => s.name);
     for (const incident of report.incidents) {
