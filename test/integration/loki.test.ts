@@ -113,8 +113,8 @@ function expectFail<T>(result: Result<T, LogQueryError>): LogQueryError {
 // 2026-11-04T03:00:00Z, minute-aligned as the diagnosis engine asks.
 const T0 = 1_793_761_200;
 const COUNT_QUERY =
-  'sum by (service) (count_over_time({service="order-api"} |~ "(?i)(error|exception|fatal|panic)" [60s]))';
-const LINES_QUERY = '{service="order-api"} |~ "(?i)(error|exception|fatal|panic)"';
+  'sum by (service) (count_over_time({service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)" [60s]))';
+const LINES_QUERY = '{service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)"';
 const ns = (seconds: number): string => toNanoseconds(seconds).toString();
 
 describe('LokiLogSource: errorCounts', () => {

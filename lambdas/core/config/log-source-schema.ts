@@ -6,7 +6,7 @@ import { SERVICE_PLACEHOLDER, selectorTemplateProblem } from '../perception/log-
 /** Streams of one service: the `service` label, as Promtail and the Grafana Agent are usually configured. */
 export const DEFAULT_LOG_SELECTOR = `{service="${SERVICE_PLACEHOLDER}"}`;
 /** Lines that mention an error; set "" with a selector such as {service="<svc>", level="error"} to use levels. */
-export const DEFAULT_ERROR_FILTER = '|~ "(?i)(error|exception|fatal|panic)"';
+export const DEFAULT_ERROR_FILTER = '|~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)"';
 
 const logAuthSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('none') }).strict(),
