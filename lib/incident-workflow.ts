@@ -125,5 +125,8 @@ export class IncidentWorkflow extends Construct {
     // CDK derives no permissions from an ASL file: the role gets exactly what the definition invokes.
     for (const fn of [this.decide, this.remediate, this.notify, props.requestApproval])
       fn.grantInvoke(this.stateMachine);
+    // CloseApprovalMessage and MarkApprovalTimedOut invoke the close-approval function: without this grant every
+    // approved plan and every approval timeout would end in NotifyFailure.
+    props.closeApproval.grantInvoke(this.stateMachine);
   }
 }

@@ -1,10 +1,13 @@
 // One environment of the agent: storage, the detection loop, the baseline job, the incident workflow with its
-// Slack approvals, and the audit trail.
+// Slack approvals, the audit trail, alert ingestion from Alertmanager and Nightingale, and the agent's own health
+// alarms and dashboard.
 
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
+import { AgentHealth } from './agent-health';
 import { AgentTables } from './agent-tables';
+import { AlertIngest } from './alert-ingest';
 import { AuditTrail } from './audit-trail';
 import { BaselineJob } from './baseline-job';
 import { DetectionLoop } from './detection-loop';
@@ -27,6 +30,8 @@ export class SreAgentStack extends Stack {
   readonly audit: AuditTrail;
   readonly approvals: SlackApprovals;
   readonly incidentWorkflow: IncidentWorkflow;
+  readonly alertIngest: AlertIngest;
+  readonly health: AgentHealth;
 
   constructor(scope: Construct, id: string, props: SreAgentStackProps) {
     super(scope, id, props);
@@ -70,6 +75,15 @@ export class SreAgentStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
 
+    this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData });
+    this.health = new AgentHealth(this, 'Health', {
+      agent,
+      detectionLoop: this.detectionLoop,
+      incidentWorkflow: this.incidentWorkflow,
+      baselineJob: this.baselineJob,
+      alertIngest: this.alertIngest,
+    });
+
     const output = (id: string, value: string, description: string) => new CfnOutput(this, id, { value, description });
     output('TickStateMachineArn', this.detectionLoop.stateMachine.stateMachineArn, 'Tick workflow (Express)');
     output(
@@ -94,5 +108,7 @@ export class SreAgentStack extends Stack {
       this.detectionLoop.undeliveredTicks.queueUrl,
       'Schedule events EventBridge could not deliver',
     );
+    output('AlarmTopicArn', this.health.topic.topicArn, "SNS topic the agent's health alarms notify");
+    output('HealthDashboardName', this.health.dashboard.dashboardName, 'CloudWatch dashboard of the agent itself');
   }
 }

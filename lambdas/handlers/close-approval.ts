@@ -6,10 +6,12 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { type ClosedDecision, type CloseOutcome, closeDecision as closeDecisionWith } from '../core/decision/approval';
+import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger } from './runtime';
 
 const { config } = bundledConfig();
 const deps = approvalDeps(approvalsConfig(config));
+const metrics = agentMetrics(config.environment);
 
 /** The close request is not what the function takes. */
 export class CloseApprovalInputError extends Error {
@@ -39,5 +41,17 @@ export const handler = middy(async (event: unknown): Promise<ClosedDecision> => 
   const { decisionId, outcome, note } = parsed.data;
   const closed = await closeDecision(decisionId, outcome, note);
   logger.info('decision closed', { ...closed, outcome });
+  count(metrics, METRIC.ApprovalTimeouts, isNewTimeout(outcome, closed) ? 1 : 0);
   return closed;
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));
+
+/**
+ * The workflow calls this on every approval timeout (state MarkApprovalTimedOut, after Escalate), so this is where a
+ * timeout is counted once: a decision already `timed-out` is a retried call, while one a last vote decided just as
+ * the wait ran out still counts (the workflow escalated all the same).
+ */
+export function isNewTimeout(outcome: CloseOutcome, closed: ClosedDecision): boolean {
+  return outcome === 'timed-out' && (closed.changed || closed.status !== 'timed-out');
+}

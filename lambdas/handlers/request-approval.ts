@@ -17,12 +17,14 @@ import {
 } from '../core/decision/approval';
 import { isCatalogAction, TIERS } from '../core/decision/types';
 import { ServiceGraph } from '../core/topology';
+import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger } from './runtime';
 
 const { config } = bundledConfig();
 const approvals = approvalsConfig(config);
 const graph = new ServiceGraph(config.topology);
 const deps = approvalDeps(approvals);
+const metrics = agentMetrics(config.environment);
 
 // Numbers may arrive as null: JSON has no NaN, and an incident's gaps are NaN.
 const maybeNumber = z.number().nullable().optional();
@@ -112,8 +114,12 @@ export const handler = middy(async (event: unknown): Promise<OpenedDecision> => 
     messageTs: opened.messageTs,
     expiresAt: opened.expiresAt,
   });
+  // A retried invocation takes a new task token for the same decision: one request, counted once.
+  count(metrics, METRIC.ApprovalsRequested, opened.replaced ? 0 : 1);
   return opened;
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));
 
 function parseRequest(event: unknown): ApprovalRequest {
   const parsed = payloadSchema.safeParse(event);

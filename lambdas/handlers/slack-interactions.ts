@@ -18,12 +18,14 @@ import {
 } from '../adapters/slack/blocks';
 import { headerValue, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySlackSignature } from '../adapters/slack/signature';
 import { castVote, type Refusal, startReject, type VoteOutcome } from '../core/decision/approval';
+import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret } from './runtime';
 
 const { config } = bundledConfig();
 const approvals = approvalsConfig(config);
 // Slack gives up after 3 s: Web API calls get one quick retry at most and never wait out a long Retry-After.
 const deps = approvalDeps(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 });
+const metrics = agentMetrics(config.environment);
 
 /** The parts of an API Gateway proxy event (HTTP API payload 2.0 or REST) this function reads. */
 export interface HttpEvent {
@@ -85,10 +87,13 @@ export const handler = middy(async (event: HttpEvent): Promise<HttpResult> => {
       : await startReject({ ...click, choice: 'reject', triggerId: value.triggerId }, deps);
   report(value.decisionId, outcome);
   return { statusCode: 200, body: '' };
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));
 
 async function refuseRequest(refusal: Refusal): Promise<HttpResult> {
   logger.warn('Slack interaction refused', { ...refusal });
+  count(metrics, METRIC.InteractionsRefused);
   await deps.store.recordRefusal(refusal);
   return { statusCode: refusal.status, body: '' };
 }
@@ -96,6 +101,25 @@ async function refuseRequest(refusal: Refusal): Promise<HttpResult> {
 function report(decisionId: string, outcome: VoteOutcome | { readonly kind: 'asked' }): void {
   if (outcome.kind === 'refused') logger.warn('vote refused', { decisionId, code: outcome.code });
   else logger.info('vote handled', { decisionId, outcome: outcome.kind });
+  switch (outcome.kind) {
+    case 'refused':
+      count(metrics, METRIC.VotesRefused);
+      return;
+    case 'asked':
+      // The reject dialog opened: the vote is cast when it is submitted.
+      return;
+    case 'approved':
+    case 'rejected':
+      count(metrics, METRIC.VotesRecorded);
+      count(metrics, outcome.kind === 'approved' ? METRIC.ApprovalsGranted : METRIC.ApprovalsRejected);
+      // Undelivered, the workflow waits out its timeout and escalates although people decided.
+      if (!outcome.delivered) count(metrics, METRIC.ApprovalDeliveryFailures);
+      return;
+    case 'recorded':
+    case 'already-decided':
+      count(metrics, METRIC.VotesRecorded);
+      return;
+  }
 }
 
 const json = (body: unknown): HttpResult => ({

@@ -200,6 +200,10 @@ describe.each([
     for (const grant of grants.filter((g) => g.action === 'lambda:InvokeFunction')) {
       expect(invoked.some((id) => JSON.stringify(grant.resource).includes(id))).toBe(true);
     }
+    // And every one of the five is granted: a state the role cannot invoke fails its execution at run time.
+    for (const id of invoked) {
+      expect(grants).toContainEqual({ action: 'lambda:InvokeFunction', resource: arnOf(id) });
+    }
   });
 
   test('audit writers may only append: PutItem and Query on the audit table, never update or delete', () => {
@@ -215,14 +219,16 @@ describe.each([
     }
   });
 
-  test('the API has the Slack interactions route', () => {
-    get().template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: 'POST /slack/interactions' });
+  test('the APIs have the Slack interactions route and the two alert webhook routes', () => {
+    for (const routeKey of ['POST /slack/interactions', 'POST /alerts/alertmanager', 'POST /alerts/n9e']) {
+      get().template.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: routeKey });
+    }
   });
 
   test('tables: on-demand, point-in-time recovery, keys and TTL from the table definitions', () => {
     const { template, resources } = get();
-    // Incidents, baselines, scorer state, action ledger, audit trail, approvals.
-    template.resourceCountIs('AWS::DynamoDB::Table', 6);
+    // Incidents, baselines, scorer state, action ledger, audit trail, approvals, alert state.
+    template.resourceCountIs('AWS::DynamoDB::Table', 7);
     for (const [, table] of resourcesOfType(resources, 'AWS::DynamoDB::Table')) {
       expect(table.Properties.BillingMode).toBe('PAY_PER_REQUEST');
       expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
@@ -251,9 +257,9 @@ describe.each([
   test('every Lambda is arm64 on a supported Node.js runtime, with its own log group and retention', () => {
     const { template, resources } = get();
     const functions = resourcesOfType(resources, 'AWS::Lambda::Function');
-    // Eleven agent functions and nothing else: no custom-resource Lambdas with their own runtime choices.
-    // Tick: 2; baseline job: 3; incident workflow: 3; Slack approvals: 3.
-    template.resourceCountIs('AWS::Lambda::Function', 11);
+    // Twelve agent functions and nothing else: no custom-resource Lambdas with their own runtime choices.
+    // Tick: 2; baseline job: 3; incident workflow: 3; Slack approvals: 3; alert webhook: 1.
+    template.resourceCountIs('AWS::Lambda::Function', 12);
     for (const [, fn] of functions) {
       expect(fn.Properties.Architectures).toEqual(['arm64']);
       expect(['nodejs22.x', 'nodejs24.x']).toContain(fn.Properties.Runtime);

@@ -1,0 +1,292 @@
+// Lambda behind POST /alerts/alertmanager and POST /alerts/n9e (API Gateway HTTP API): authenticates the alert
+// engine before reading anything, checks size and shape, and feeds every alert of the delivery to the alert
+// manager, whose state is one versioned DynamoDB item. The decisions, and the notifications among them, are the
+// answer and are logged; delivering the notifications to Slack, PagerDuty and tickets is not this function's job.
+//
+// Answers: 401 when the engine is not authenticated, 413 for a body over 1 MB, 400 for a body that is not JSON or
+// not the engine's webhook (the message names the field), 404 for another path, 200 with the decisions. Anything
+// else (DynamoDB, Secrets Manager) fails the invocation, and API Gateway answers 500: Alertmanager retries 5xx
+// deliveries and never 4xx ones, which is why a bad request is never a 5xx here.
+
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { DynamoAlertStateStore, updateAlertState } from '../adapters/dynamodb/alert-state-store';
+import {
+  AUTHORIZATION_HEADER,
+  type WebhookRouteName as RouteName,
+  SIGNATURE_HEADER,
+  sharedSecretFrom,
+  TIMESTAMP_HEADER,
+  verifyBearerToken,
+  verifyWebhookHmac,
+  WEBHOOK_ROUTES,
+  type WebhookAuthFailure,
+} from '../adapters/http/webhook-auth';
+import { headerValue } from '../adapters/slack/signature';
+import {
+  type AlertDecision,
+  AlertManager,
+  type AlertManagerOptions,
+  type Notification,
+  type SuppressionReason,
+} from '../core/alerting/alert-manager';
+import {
+  type AlertSource,
+  detectSource,
+  type ExternalAlert,
+  normaliseAlertmanagerWebhook,
+  normaliseNightingaleEvents,
+  WebhookFormatError,
+} from '../core/alerting/webhooks';
+import { ServiceGraph } from '../core/topology';
+import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
+import { bundledConfig, dynamoClient, logger, readSecret, requiredEnv } from './runtime';
+
+/** Largest body accepted: an Alertmanager group of a few thousand alerts, far below API Gateway's own limits. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+const { config } = bundledConfig();
+const managerOptions: AlertManagerOptions = {
+  config: config.alerting,
+  graph: new ServiceGraph(config.topology),
+  changeFreezes: config.guardrails.changeFreezes,
+};
+const metrics = agentMetrics(config.environment);
+const store = new DynamoAlertStateStore(dynamoClient(), requiredEnv('ALERT_STATE_TABLE'));
+
+/** The parts of an API Gateway proxy event (HTTP API payload 2.0, or REST) this function reads. */
+export interface WebhookEvent {
+  readonly rawPath?: string;
+  readonly path?: string;
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+  readonly headers?: Readonly<Record<string, string | undefined>> | null;
+  readonly requestContext?: {
+    readonly http?: { readonly path?: string; readonly sourceIp?: string };
+    readonly identity?: { readonly sourceIp?: string };
+  };
+}
+
+export interface WebhookResult {
+  readonly statusCode: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** One alert's decision as the response lists it. */
+export interface DecisionSummary {
+  readonly fingerprint: string;
+  readonly name: string;
+  readonly status: ExternalAlert['status'];
+  readonly action: AlertDecision['action'];
+  /** The notification's id, when notified. */
+  readonly notification?: string;
+  readonly reason?: SuppressionReason;
+  readonly groupId?: string;
+  readonly detail?: string;
+}
+
+/** The 200 answer. */
+export interface WebhookSummary {
+  readonly source: AlertSource;
+  readonly received: number;
+  readonly notified: number;
+  readonly suppressed: number;
+  readonly suppressedBy: Partial<Record<SuppressionReason, number>>;
+  readonly decisions: readonly DecisionSummary[];
+  /** Everything to send: the delivery's own, and those time released (a flapping alert settling, a lost heartbeat). */
+  readonly notifications: readonly Notification[];
+  readonly stateVersion?: number;
+}
+
+export const handler = middy(async (event: WebhookEvent): Promise<WebhookResult> => {
+  const path = event.rawPath ?? event.requestContext?.http?.path ?? event.path ?? '';
+  const sourceIp = event.requestContext?.http?.sourceIp ?? event.requestContext?.identity?.sourceIp;
+  const route = routeOf(path);
+  if (!route) return refuse(404, 'unknown-source', `no alert source at ${path.slice(0, 100)}`, { path });
+  const { source } = WEBHOOK_ROUTES[route];
+  const seen = { source, ...(sourceIp ? { sourceIp } : {}) };
+
+  const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+  if (rawBody.length > MAX_BODY_BYTES) {
+    return refuse(413, 'body-too-large', `the body is ${rawBody.length} bytes; at most ${MAX_BODY_BYTES} accepted`, {
+      ...seen,
+    });
+  }
+
+  const denied = await authenticate(route, event, rawBody);
+  if (denied) {
+    // The caller learns only that it is not authenticated; the reason goes to the log.
+    return refuse(
+      401,
+      'unauthorized',
+      'not authenticated',
+      { ...seen, ...denied },
+      WEBHOOK_ROUTES[route].scheme === 'bearer',
+    );
+  }
+
+  const parsed = readAlerts(route, rawBody);
+  if (!parsed.ok) return refuse(400, parsed.code, parsed.message, { ...seen }, false, parsed.problems);
+  const alerts = parsed.alerts;
+  if (alerts.length === 0) {
+    count(metrics, METRIC.AlertsReceived, 0);
+    return respond(200, summarise(source, [], [], []));
+  }
+
+  const now = Date.now();
+  const update = await updateAlertState(store, (current) => {
+    const manager = current ? AlertManager.restore(current, managerOptions) : new AlertManager(managerOptions);
+    // Time-driven work first, so what time released is decided before this delivery's alerts.
+    const released = manager.tick(now);
+    const decisions = alerts.map((alert) => manager.ingest(alert, now));
+    return { snapshot: manager.snapshot(), result: { released, decisions } };
+  });
+  const { released, decisions } = update.result;
+  const summary = {
+    ...summarise(source, alerts, decisions, released),
+    stateVersion: update.version,
+  };
+
+  count(metrics, METRIC.AlertsReceived, summary.received);
+  count(metrics, METRIC.AlertNotifications, summary.notifications.length);
+  count(metrics, METRIC.AlertsSuppressed, summary.suppressed);
+  count(metrics, METRIC.AlertStateConflicts, update.conflicts);
+  for (const notification of summary.notifications) logger.info('alert notification', { notification });
+  logger.info('alert webhook handled', {
+    ...seen,
+    received: summary.received,
+    notified: summary.notified,
+    suppressedBy: summary.suppressedBy,
+    notifications: summary.notifications.length,
+    stateVersion: update.version,
+    conflicts: update.conflicts,
+  });
+  return respond(200, summary);
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));
+
+/** The route a path names; a stage prefix (`/prod/alerts/n9e`, on a named stage) is allowed. */
+function routeOf(path: string): RouteName | undefined {
+  const match = /(?:^|\/)alerts\/([a-z0-9-]+)\/?$/.exec(path);
+  const name = match?.[1];
+  return name && Object.hasOwn(WEBHOOK_ROUTES, name) ? (name as RouteName) : undefined;
+}
+
+/** Undefined when the request carries the route's credentials; otherwise why not. */
+async function authenticate(
+  route: RouteName,
+  event: WebhookEvent,
+  rawBody: Buffer,
+): Promise<WebhookAuthFailure | undefined> {
+  const secret = sharedSecretFrom(await readSecret(requiredEnv(WEBHOOK_ROUTES[route].secretVariable)));
+  const verified =
+    WEBHOOK_ROUTES[route].scheme === 'bearer'
+      ? verifyBearerToken(headerValue(event.headers, AUTHORIZATION_HEADER), secret)
+      : verifyWebhookHmac(
+          {
+            rawBody,
+            timestamp: headerValue(event.headers, TIMESTAMP_HEADER),
+            signature: headerValue(event.headers, SIGNATURE_HEADER),
+          },
+          secret,
+        );
+  return verified.ok ? undefined : verified.error;
+}
+
+type ReadAlerts =
+  | { readonly ok: true; readonly alerts: ExternalAlert[] }
+  | { readonly ok: false; readonly code: string; readonly message: string; readonly problems?: readonly string[] };
+
+/** The body as the route's engine's alerts, or what is wrong with it. */
+function readAlerts(route: RouteName, rawBody: Buffer): ReadAlerts {
+  let body: unknown;
+  try {
+    body = JSON.parse(rawBody.toString('utf8'));
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return { ok: false, code: 'malformed-json', message: `the body is not JSON: ${why}` };
+  }
+  const source = WEBHOOK_ROUTES[route].source;
+  try {
+    return {
+      ok: true,
+      alerts:
+        source === 'alertmanager'
+          ? normaliseAlertmanagerWebhook(body, { replicaLabels: config.alerting.replicaLabels })
+          : normaliseNightingaleEvents(body),
+    };
+  } catch (error) {
+    if (!(error instanceof WebhookFormatError)) throw error;
+    const detected = detectSource(body);
+    const problems =
+      detected && detected !== source
+        ? [
+            `(top level): this is ${detected === 'alertmanager' ? 'an Alertmanager' : 'a Nightingale'} body; post it to /alerts/${detected === 'alertmanager' ? 'alertmanager' : 'n9e'}`,
+            ...error.problems,
+          ]
+        : error.problems;
+    return {
+      ok: false,
+      code: 'invalid-webhook',
+      message: `invalid ${source} webhook: ${problems.join('; ')}`,
+      problems,
+    };
+  }
+}
+
+function summarise(
+  source: AlertSource,
+  alerts: readonly ExternalAlert[],
+  decisions: readonly AlertDecision[],
+  released: readonly Notification[],
+): WebhookSummary {
+  const suppressedBy: Partial<Record<SuppressionReason, number>> = {};
+  const summaries = decisions.map((decision, index): DecisionSummary => {
+    const alert = alerts[index];
+    const about = { fingerprint: alert.fingerprint, name: alert.name, status: alert.status };
+    if (decision.action === 'notify') {
+      return { ...about, action: 'notify', notification: decision.notification.id };
+    }
+    suppressedBy[decision.reason] = (suppressedBy[decision.reason] ?? 0) + 1;
+    return {
+      ...about,
+      action: 'suppress',
+      reason: decision.reason,
+      ...(decision.groupId ? { groupId: decision.groupId } : {}),
+      detail: decision.detail,
+    };
+  });
+  const delivered = decisions.flatMap((decision) => (decision.action === 'notify' ? [decision.notification] : []));
+  return {
+    source,
+    received: alerts.length,
+    notified: delivered.length,
+    suppressed: decisions.length - delivered.length,
+    suppressedBy,
+    decisions: summaries,
+    notifications: [...released, ...delivered],
+  };
+}
+
+function refuse(
+  status: number,
+  code: string,
+  message: string,
+  logged: Record<string, unknown>,
+  bearerChallenge = false,
+  problems?: readonly string[],
+): WebhookResult {
+  logger.warn('alert webhook refused', { status, code, message, ...logged });
+  count(metrics, METRIC.AlertWebhooksRefused);
+  return respond(
+    status,
+    { error: code, message, ...(problems ? { problems } : {}) },
+    bearerChallenge ? { 'www-authenticate': 'Bearer' } : {},
+  );
+}
+
+function respond(statusCode: number, body: unknown, headers: Record<string, string> = {}): WebhookResult {
+  return { statusCode, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
