@@ -215,8 +215,15 @@ export class AgentFunction extends NodejsFunction {
 }
 
 /** What runtime.ts `bundledConfig()` parses: the validated config (defaults applied) and the signal catalog. */
-export function bundledConfigText(agent: Pick<LoadedConfig, 'config' | 'catalog' | 'playbooks'>): string {
-  return JSON.stringify({ config: agent.config, catalog: agent.catalog, playbooks: agent.playbooks });
+export function bundledConfigText(
+  agent: Pick<LoadedConfig, 'config' | 'catalog' | 'playbooks'> & Partial<Pick<LoadedConfig, 'runbooks'>>,
+): string {
+  return JSON.stringify({
+    config: agent.config,
+    catalog: agent.catalog,
+    playbooks: agent.playbooks,
+    runbooks: agent.runbooks ?? [],
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { ConfigError } from '../core/config/load';
 import { APPROVER_MODES, type ApproverMode } from '../local/simulated-approvers';
 import { auditVerifyCommand } from './audit-command';
 import { CsvFormatError, detectCommand } from './detect-command';
-import { replayCommand } from './replay-command';
+import { DEFAULT_KNOWLEDGE_FILE, replayCommand } from './replay-command';
 import { watchCommand } from './watch-command';
 
 const program = new Command();
@@ -26,9 +26,20 @@ program
       .choices(APPROVER_MODES)
       .default('approve'),
   )
-  .action(async (dir: string, options: { json?: boolean; config?: string; approvers: ApproverMode }) => {
-    await replayCommand(dir, options);
-  });
+  .option(
+    '--knowledge <file>',
+    'knowledge base file: closed cases are kept there, and later replays find them as similar past incidents',
+    DEFAULT_KNOWLEDGE_FILE,
+  )
+  .option('--no-knowledge', 'keep the knowledge base in memory for this replay only')
+  .action(
+    async (
+      dir: string,
+      options: { json?: boolean; config?: string; approvers: ApproverMode; knowledge: string | false },
+    ) => {
+      await replayCommand(dir, options);
+    },
+  );
 
 const positiveInt = (value: string): number => {
   const n = Number(value);

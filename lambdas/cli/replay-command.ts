@@ -1,15 +1,22 @@
 // `sre-agent replay`: a progress bar and a readable timeline on a terminal, or the JSON report with --json.
 
+import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { loadConfigFile } from '../adapters/config-files';
 import { replayScenario } from '../local/replay';
 import type { ApproverMode } from '../local/simulated-approvers';
 import { formatTimeline } from './replay-report';
 
+/** Where replays keep closed cases by default, so the second replay of a scenario finds the first one's case. */
+export const DEFAULT_KNOWLEDGE_FILE = join(homedir(), '.sre-agent', 'knowledge.jsonl');
+
 export async function replayCommand(
   dir: string,
-  options: { json?: boolean; config?: string; approvers?: ApproverMode },
+  options: { json?: boolean; config?: string; approvers?: ApproverMode; knowledge?: string | false },
 ): Promise<void> {
+  if (options.knowledge) await mkdir(dirname(options.knowledge), { recursive: true, mode: 0o700 });
   const loaded = options.config ? loadConfigFile(options.config) : undefined;
   const interactive = !options.json && process.stderr.isTTY;
   const bar = interactive
@@ -25,6 +32,9 @@ export async function replayCommand(
     playbooks: loaded?.playbooks,
     catalog: loaded?.catalog,
     detection: loaded?.config.detection,
+    alerting: loaded?.config.alerting,
+    knowledge: loaded?.config.diagnosis.knowledge,
+    ...(options.knowledge ? { knowledgeFile: options.knowledge } : {}),
     onStart: (total) => bar?.start(total, 0, { clock: '' }),
     onTick: (done, time) => bar?.update(done, { clock: new Date(time * 1000).toISOString().slice(0, 16) }),
     onEvent: (event) => {

@@ -18,6 +18,30 @@ export interface ReportIncident {
     readonly score: number;
     readonly evidence: string[];
   }[];
+  /** How the diagnosis was made; null until the workflow diagnosed the incident. */
+  readonly diagnosis: {
+    readonly method: 'rules' | 'llm';
+    readonly diagnosedAt: string | null;
+    /** From the first anomalous signal to the diagnosis. */
+    readonly minutesToIdentify: number | null;
+    /** The root cause's evidence chain: signals, deploys, log signatures, Kubernetes events, past cases. */
+    readonly evidence: string[];
+    readonly llm: {
+      readonly model: string | null;
+      readonly explanation: string | null;
+      readonly fallbackReason: string | null;
+    } | null;
+    readonly similarCases: {
+      readonly incidentId: string;
+      readonly service: string;
+      readonly kind: string;
+      readonly similarity: number;
+      readonly outcome: string;
+    }[];
+    readonly runbooks: string[];
+    /** Evidence sources that were missing or failed. */
+    readonly gaps: string[];
+  } | null;
   /** Filled by the incident workflow; null until it has assessed the incident. */
   readonly risk: {
     readonly score: number;
@@ -136,6 +160,10 @@ export function selfHealingOf(incidents: readonly ReportIncident[]): SelfHealing
   };
 }
 
+/** The first anomalous signal's time: the fault's start as the agent saw it. */
+const onsetOf = (incident: Incident): string =>
+  incident.signals.map((s) => s.firstAnomalousAt).sort()[0] ?? incident.openedAt;
+
 const minutesBetween = (from: string, to: string): number =>
   Math.round((Date.parse(to) - Date.parse(from)) / 6_000) / 10;
 
@@ -159,6 +187,32 @@ export function reportIncident(
     services: incident.services,
     rootCause: rootCause ? { ...rootCause, confidence: Number(rootCause.confidence.toFixed(2)) } : null,
     candidates: candidates.map((c) => ({ ...c, score: Number(c.score.toFixed(2)) })),
+    diagnosis: decision?.diagnosis
+      ? {
+          method: decision.diagnosis.method,
+          diagnosedAt: decision.diagnosis.diagnosedAt ?? null,
+          minutesToIdentify: decision.diagnosis.diagnosedAt
+            ? minutesBetween(onsetOf(incident), decision.diagnosis.diagnosedAt)
+            : null,
+          evidence: decision.diagnosis.evidence,
+          llm: decision.diagnosis.llm
+            ? {
+                model: decision.diagnosis.llm.model ?? null,
+                explanation: decision.diagnosis.llm.explanation ?? null,
+                fallbackReason: decision.diagnosis.llm.fallbackReason ?? null,
+              }
+            : null,
+          similarCases: (decision.diagnosis.similarCases ?? []).map((c) => ({
+            incidentId: c.incidentId,
+            service: c.service,
+            kind: c.kind,
+            similarity: c.similarity,
+            outcome: c.outcome,
+          })),
+          runbooks: (decision.diagnosis.runbooks ?? []).map((r) => r.title),
+          gaps: decision.diagnosis.gaps ?? [],
+        }
+      : null,
     risk: decision?.risk
       ? {
           score: decision.risk.score,
@@ -242,7 +296,21 @@ export function formatTimeline(report: ReplayReport): string {
       lines.push(
         `         likely root cause: ${incident.rootCause.service} (confidence ${incident.rootCause.confidence})`,
       );
-      for (const e of incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
+      const d = incident.diagnosis;
+      for (const e of d?.evidence ?? incident.candidates[0]?.evidence ?? []) lines.push(`           - ${e}`);
+      if (d) {
+        const how = d.method === 'llm' ? `re-ranked by ${d.llm?.model ?? 'the model'}` : 'rule analyzers';
+        const fallback = d.llm?.fallbackReason ? ` (model not used: ${d.llm.fallbackReason})` : '';
+        lines.push(
+          `         diagnosed by ${how}${fallback}, ${d.minutesToIdentify ?? '?'} min after the first symptom`,
+        );
+        for (const c of d.similarCases) {
+          lines.push(
+            `         similar past case: ${c.incidentId} (${c.kind} on ${c.service}, ${c.outcome}, similarity ${c.similarity})`,
+          );
+        }
+        for (const r of d.runbooks) lines.push(`         runbook: ${r}`);
+      }
     }
     if (incident.risk) {
       const overrides = incident.risk.overrides.length ? ` (${incident.risk.overrides.join('; ')})` : '';
@@ -292,6 +360,14 @@ export function formatTimeline(report: ReplayReport): string {
   );
   const suppressed = Object.entries(report.alerts.suppressed).filter(([, n]) => n > 0);
   if (suppressed.length > 0) lines.push(`  kept back: ${suppressed.map(([why, n]) => `${n} ${why}`).join(', ')}`);
+  const identified = report.incidents
+    .map((i) => i.diagnosis?.minutesToIdentify)
+    .filter((m): m is number => typeof m === 'number');
+  if (identified.length > 0) {
+    lines.push(
+      `Time to identify (first symptom to diagnosis): ${identified.map((m) => `${m} min`).join(', ')}; worst ${Math.max(...identified)} min.`,
+    );
+  }
   const heal = report.selfHealing;
   if (heal.attempted > 0) {
     const median = heal.medianMinutesToRecover === null ? '' : `, median ${heal.medianMinutesToRecover} min to recover`;

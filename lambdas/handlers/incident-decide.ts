@@ -8,8 +8,8 @@ import { type CaseInput, decideStep } from '../core/decision/steps';
 import { auditLog, decideDeps } from './incident-runtime';
 import { bundledConfig, logger } from './runtime';
 
-const { config, playbooks } = bundledConfig();
-const deps = decideDeps(config, playbooks);
+const { config, playbooks, runbooks } = bundledConfig();
+const deps = decideDeps(config, playbooks, runbooks);
 const audit = auditLog();
 
 export const handler = middy(async (event: { step: string; case: CaseInput }): Promise<IncidentCase> => {

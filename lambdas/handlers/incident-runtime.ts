@@ -14,22 +14,35 @@ import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { Playbooks } from '../core/decision/plan';
 import type { DecideStepDeps } from '../core/decision/steps';
 import { formatTarget } from '../core/decision/types';
+import type { KnowledgeDocument } from '../core/diagnosis/knowledge';
 import { ServiceGraph } from '../core/topology';
+import { deploysSource, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
 import { dynamoClient, requiredEnv } from './runtime';
 
 export const auditLog = () => new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
 
-export function decideDeps(config: AgentConfig, playbooks: Playbooks): DecideStepDeps {
+export function decideDeps(
+  config: AgentConfig,
+  playbooks: Playbooks,
+  runbooks: readonly KnowledgeDocument[] = [],
+): DecideStepDeps {
+  const logs = logSource(config);
+  const kube = kubeReader(config);
+  const rerank = reranker(config);
   return {
     playbooks,
     graph: new ServiceGraph(config.topology),
+    topology: config.topology,
     incidents: incidentStore(),
     decisions: decisionStore(),
     denyList: denyListFrom(config.guardrails.denyList),
-    // Deploy events reach AWS through the deploy-events topic; until that consumer exists the diagnosis
-    // classifies from the signals alone (the local runtime already correlates deploys).
-    deploysFor: async () => [],
+    deploysFor: deploysSource(config),
+    ...(logs ? { logs } : {}),
+    ...(kube ? { kube } : {}),
+    knowledge: knowledge(config, runbooks),
+    ...(rerank ? { reranker: rerank } : {}),
     changeFreezeAt: inChangeFreeze(config.guardrails.changeFreezes),
+    now: () => Date.now(),
   };
 }
 

@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { z } from 'zod';
 import { S3BlobStore } from '../adapters/blob/s3-blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
 import { DynamoApprovalStore } from '../adapters/dynamodb/approval-store';
@@ -32,6 +33,7 @@ import {
   type ApprovalWorkflow,
 } from '../core/decision/approval';
 import { type Playbooks, playbooksSchema } from '../core/decision/plan';
+import { type KnowledgeDocument, knowledgeDocumentSchema } from '../core/diagnosis/knowledge';
 import { ScoringSession } from '../core/tick';
 import { ServiceGraph } from '../core/topology';
 
@@ -42,9 +44,10 @@ export function bundledConfig(raw = process.env.SRE_AGENT_BUNDLED_CONFIG): {
   config: AgentConfig;
   catalog: SignalCatalog;
   playbooks: Playbooks;
+  runbooks: KnowledgeDocument[];
 } {
   if (!raw) throw new ConfigError('SRE_AGENT_BUNDLED_CONFIG', ['not set: the function was not built by the CDK app']);
-  const parsed = JSON.parse(raw) as { config: unknown; catalog: unknown; playbooks: unknown };
+  const parsed = JSON.parse(raw) as { config: unknown; catalog: unknown; playbooks: unknown; runbooks?: unknown };
   const config = agentConfigSchema.safeParse(parsed.config);
   if (!config.success)
     throw new ConfigError(
@@ -63,7 +66,13 @@ export function bundledConfig(raw = process.env.SRE_AGENT_BUNDLED_CONFIG): {
       'bundled playbooks',
       playbooks.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
     );
-  return { config: config.data, catalog: catalog.data, playbooks: playbooks.data };
+  const runbooks = z.array(knowledgeDocumentSchema).safeParse(parsed.runbooks ?? []);
+  if (!runbooks.success)
+    throw new ConfigError(
+      'bundled runbooks',
+      runbooks.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  return { config: config.data, catalog: catalog.data, playbooks: playbooks.data, runbooks: runbooks.data };
 }
 
 export function requiredEnv(name: string): string {
@@ -90,6 +99,9 @@ export const readSecret = (name: string): Promise<string> => {
   secrets ??= secretsReader(new SecretsManagerClient({}));
   return secrets(name);
 };
+
+/** The work bucket as a blob store (metric snapshots, scorer state, the embedded knowledge base). */
+export const workBlobs = () => new S3BlobStore(s3Client(), requiredEnv('WORK_BUCKET'));
 
 export const snapshotStore = (source: string) =>
   new BlobSnapshotStore(new S3BlobStore(s3Client(), requiredEnv('WORK_BUCKET')), source);

@@ -16,6 +16,7 @@ import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
 import { auditStep } from '../core/action/audit-steps';
 import { remediate, undoRemediation, verifyRecovery } from '../core/action/remediate';
 import type { DeployRecord } from '../core/cognition/classify';
+import type { KubeStateReader } from '../core/cognition/kube-findings';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
 import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
@@ -24,6 +25,8 @@ import type { IncidentCase } from '../core/decision/incident-case';
 import type { Playbooks } from '../core/decision/plan';
 import { type CaseInput, decideStep } from '../core/decision/steps';
 import type { Tier } from '../core/decision/types';
+import type { CaseKnowledge } from '../core/diagnosis/case-knowledge';
+import type { LogSource } from '../core/perception/log-source';
 import type { MetricSource } from '../core/perception/metric-source';
 import { type CollectSummary, collectMetricsStep, type ScoreInput, scoreStep, type TickInput } from '../core/pipeline';
 import { ScoringSession, type TickOutcome } from '../core/tick';
@@ -54,6 +57,12 @@ export interface LocalAgentOptions {
   readonly clock?: AgentClock;
   /** The replayed world, told about every change so later ticks' metrics react to it. */
   readonly world?: WorldEffects;
+  /** Error logs for diagnosis (a scenario's logs.jsonl, or Loki). */
+  readonly logs?: LogSource;
+  /** Kubernetes events and state for diagnosis (a scenario's k8s-events.json, or a cluster). */
+  readonly kube?: KubeStateReader;
+  /** Past cases and runbooks; closed cases are remembered in it. */
+  readonly knowledge?: CaseKnowledge;
 }
 
 /** The tick workflow's answer, as `TickComplete` or `TickFailed` leave it. */
@@ -181,6 +190,11 @@ export class LocalAgent {
     const deploys = options.deploys ?? [];
     const decideDeps = {
       graph,
+      topology: options.topology,
+      now: () => clock.now(),
+      ...(options.logs ? { logs: options.logs } : {}),
+      ...(options.kube ? { kube: options.kube } : {}),
+      ...(options.knowledge ? { knowledge: options.knowledge } : {}),
       incidents,
       decisions,
       denyList,

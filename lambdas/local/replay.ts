@@ -4,16 +4,23 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_CONFIG_DIR } from '../adapters/config-files';
+import { createKnowledgeBase } from '../adapters/knowledge/knowledge-base';
+import { loadRunbooks } from '../adapters/knowledge/runbooks';
 import { loadScenario, type Scenario } from '../adapters/scenario/load-scenario';
+import { ScenarioKubeSource } from '../adapters/scenario/scenario-kube-source';
+import { ScenarioLogSource } from '../adapters/scenario/scenario-log-source';
 import { ScenarioMetricSource } from '../adapters/scenario/scenario-metric-source';
 import { type ReplayReport, reportIncident, selfHealingOf } from '../cli/replay-report';
 import type { AgentIncidentUpdate } from '../core/alerting/alert-manager';
 import { type AlertingConfig, defaultAlertingConfig } from '../core/alerting/alerting-config';
 import type { Incident } from '../core/cognition/incident';
+import { type KnowledgeConfig, knowledgeConfigSchema } from '../core/config/knowledge-schema';
 import { parseSignalCatalog } from '../core/config/load';
 import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
 import type { Playbooks } from '../core/decision/plan';
 import { DEFAULT_DETECTION } from '../core/defaults';
+import { caseKnowledge } from '../core/diagnosis/case-knowledge';
+import { storeDocuments } from '../core/diagnosis/knowledge';
 import { ServiceGraph } from '../core/topology';
 import { SimulatedClock } from './agent-clock';
 import { LocalAgent } from './local-agent';
@@ -38,6 +45,12 @@ export interface ReplayOptions {
   readonly catalog?: SignalCatalog;
   /** Noise reduction and routing for the scenario's Alertmanager deliveries (default: the built-in settings). */
   readonly alerting?: AlertingConfig;
+  /**
+   * Where closed cases are kept between replays (a JSON Lines file), so a later replay finds them as similar
+   * past incidents. Without it the knowledge base lives in memory for this replay only.
+   */
+  readonly knowledgeFile?: string;
+  readonly knowledge?: KnowledgeConfig;
   readonly detection?: DetectionConfig;
   readonly onStart?: (totalTicks: number) => void;
   readonly onTick?: (done: number, time: number) => void;
@@ -56,6 +69,11 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
   const source = new ScenarioMetricSource(scenario.metrics);
   const graph = new ServiceGraph(scenario.topology);
   const clock = new SimulatedClock(scenario.evaluateFrom, true);
+  const knowledgeSettings = options.knowledge ?? knowledgeConfigSchema.parse({});
+  const kb = await createKnowledgeBase(knowledgeSettings, {
+    embedded: options.knowledgeFile ? { file: options.knowledgeFile } : { memory: true },
+  });
+  await storeDocuments(await loadRunbooks(join(DEFAULT_CONFIG_DIR, knowledgeSettings.runbooks)), kb);
   const agent = await LocalAgent.start({
     source,
     catalog,
@@ -73,6 +91,9 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     changeFreezes: options.guardrails?.changeFreezes,
     clock,
     world: new ScenarioWorld(scenario.metrics, graph),
+    logs: new ScenarioLogSource(scenario.logs),
+    kube: new ScenarioKubeSource({ events: scenario.events, clock: () => clock.now() }),
+    knowledge: caseKnowledge(kb, knowledgeSettings),
   });
   const notifier = agent.notifier;
   const alerts = new ReplayAlerts({

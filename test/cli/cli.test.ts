@@ -24,9 +24,12 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 
 describe('sre-agent replay of the bundled scenario', () => {
   let report: ReplayReport;
+  const knowledgeDir = mkdtempSync(join(tmpdir(), 'sre-agent-knowledge-'));
+  const knowledgeFile = join(knowledgeDir, 'nested', 'knowledge.jsonl');
+  afterAll(() => rmSync(knowledgeDir, { recursive: true, force: true }));
 
   beforeAll(async () => {
-    const result = await cli('replay', BUNDLED, '--json');
+    const result = await cli('replay', BUNDLED, '--json', '--knowledge', knowledgeFile);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     report = JSON.parse(result.stdout) as ReplayReport;
@@ -55,6 +58,34 @@ describe('sre-agent replay of the bundled scenario', () => {
       { action: 'rollback', target: 'trading/deployment/order-api', dryRun: true, result: 'succeeded' },
     ]);
   });
+
+  it('diagnoses from the deploy, the signals and the topology, within minutes of the first symptom', () => {
+    const [incident] = report.incidents;
+    expect(incident.diagnosis).toMatchObject({ method: 'rules', gaps: [] });
+    expect(incident.diagnosis?.minutesToIdentify).toBeLessThanOrEqual(5);
+    expect(incident.diagnosis?.evidence.join('\n')).toMatch(/order-api deployed .*v2\.4\.0 at 03:03/);
+    expect(incident.rootCause).toMatchObject({ service: 'order-api', kind: 'bad-deploy' });
+    // The first replay has no past case; the bad-deploy runbook applies whatever the similarity.
+    expect(incident.diagnosis?.similarCases).toEqual([]);
+    expect(incident.diagnosis?.runbooks).toEqual([expect.stringMatching(/bad deploy/i)]);
+  });
+
+  it("a second replay finds the first replay's closed incident as a similar past case", async () => {
+    const result = await cli('replay', BUNDLED, '--json', '--knowledge', knowledgeFile);
+    expect(result.code).toBe(0);
+    const second = JSON.parse(result.stdout) as ReplayReport;
+    const [first] = report.incidents;
+    expect(second.incidents[0].diagnosis?.similarCases).toEqual([
+      expect.objectContaining({
+        incidentId: first.id,
+        service: 'order-api',
+        kind: 'bad-deploy',
+        outcome: 'remediated',
+      }),
+    ]);
+    expect(second.incidents[0].diagnosis?.evidence.join('\n')).toContain(`past incident ${first.id}`);
+    expect(formatTimeline(second)).toContain(`similar past case: ${first.id}`);
+  }, 120_000);
 
   it('reads as a timeline on a terminal', () => {
     const text = formatTimeline(report);

@@ -2,9 +2,23 @@
 // state-machines/incident.asl.json sends the case in and gets it back with its part filled in, so the
 // execution history in the console shows the whole story at every step.
 
-import { classifyFault, type DeployRecord, type FaultKind } from '../cognition/classify';
+import type { DeployRecord, FaultKind } from '../cognition/classify';
 import type { Incident } from '../cognition/incident';
-import { type Candidate, rankByTopology } from '../cognition/rank';
+import type { KubeStateReader } from '../cognition/kube-findings';
+import type { Candidate } from '../cognition/rank';
+import type { Topology } from '../config/schema';
+import type { SimilarCase } from '../diagnosis/analyzers';
+import type { CaseKnowledge, RunbookRef } from '../diagnosis/case-knowledge';
+import { gatherEvidence } from '../diagnosis/evidence';
+import {
+  buildRerankRequest,
+  type RerankOutcome,
+  type RerankRequest,
+  summarizeIncident,
+  tokensSpent,
+} from '../diagnosis/rerank';
+import { diagnoseByRules } from '../diagnosis/rules-engine';
+import type { LogSource } from '../perception/log-source';
 import type { ServiceGraph } from '../topology';
 import { checkGuardrails, type DenyRule, type Refusal } from './guardrails';
 import { type Playbooks, planRemediation, recoveryPlanFor } from './plan';
@@ -13,10 +27,28 @@ import type { PlannedAction, RiskAssessment, Tier, Vote } from './types';
 
 export interface Diagnosis {
   readonly rootCause: { readonly service: string; readonly kind: FaultKind; readonly confidence: number };
+  /** Best first; each with its score, evidence and (from the rules) the evidence chain. */
   readonly candidates: Candidate[];
   readonly evidence: string[];
-  /** Which engine produced the ranking. */
-  readonly method: 'rules';
+  /** Which engine produced the ranking: the rules, or the model re-ranking them. */
+  readonly method: 'rules' | 'llm';
+  /** When the diagnosis was made (ISO): time to identify is measured to here. */
+  readonly diagnosedAt?: string;
+  /** What the model said, or why it was not used. */
+  readonly llm?: {
+    readonly model?: string;
+    readonly explanation?: string;
+    readonly suggestedActions: string[];
+    readonly fallbackReason?: string;
+    readonly fallbackDetail?: string;
+    readonly tokens?: number;
+    readonly redactions: number;
+  };
+  /** Past incidents like this one, from the knowledge base. */
+  readonly similarCases?: SimilarCase[];
+  readonly runbooks?: RunbookRef[];
+  /** Evidence sources that were missing or failed. */
+  readonly gaps?: string[];
 }
 
 export interface ExecutionRecord {
@@ -84,6 +116,9 @@ export interface IncidentCase {
   readonly verification?: Verification;
   readonly undo?: UndoRecord[];
   readonly outcome?: CaseOutcome;
+  /** Whether the closed case was stored in the knowledge base as a precedent. */
+  readonly remembered?: boolean;
+  readonly rememberError?: string;
 }
 
 export type CaseOutcome =
@@ -97,31 +132,110 @@ export type CaseOutcome =
 
 export interface DecideDeps {
   readonly graph: ServiceGraph;
+  readonly topology: Topology;
   readonly deploysFor: (service: string, fromMs: number, toMs: number) => Promise<DeployRecord[]>;
   readonly denyList: readonly DenyRule[];
   readonly changeFreezeAt: (timeMs: number) => boolean;
   readonly playbooks: Playbooks;
+  /** Error logs (Loki, or a scenario's logs.jsonl). */
+  readonly logs?: LogSource;
+  /** Kubernetes events and object state, read-only. */
+  readonly kube?: KubeStateReader;
+  readonly knowledge?: CaseKnowledge;
+  /** The model that re-ranks the rules' candidates; absent when none is configured. */
+  readonly reranker?: (request: RerankRequest) => Promise<RerankOutcome>;
+  readonly now: () => number;
 }
 
 export class CaseError extends Error {
   override readonly name = 'CaseError';
 }
 
+/**
+ * Diagnose: gathers deploys, logs, Kubernetes and similar past cases, ranks root-cause candidates with the
+ * rule analyzers, and lets the model re-rank them when one is configured. The model can only choose among
+ * the candidates; anything else falls back to the rules, and the diagnosis says which was used.
+ */
 export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<IncidentCase> {
-  const candidates = rankByTopology(c.incident, deps.graph);
-  const top = candidates[0];
-  if (!top) throw new CaseError(`incident ${c.incidentId} has no anomalous service to diagnose`);
-  const opened = Date.parse(c.incident.openedAt);
-  const deploys = await deps.deploysFor(top.service, opened - 60 * 60_000, opened);
-  const classification = classifyFault(c.incident, deps.graph.get(top.service), deploys);
-  const confidence = Math.round(Math.min(0.95, top.score * (classification.kind === 'unknown' ? 0.6 : 1)) * 100) / 100;
+  if (c.incident.signals.length === 0)
+    throw new CaseError(`incident ${c.incidentId} has no anomalous service to diagnose`);
+  const evidence = await gatherEvidence(c.incident, deps.topology, deps, deps.now());
+  const gaps = [...evidence.gaps];
+  let similar: Awaited<ReturnType<CaseKnowledge['similar']>> = { cases: [], runbooks: [] };
+  if (deps.knowledge) {
+    try {
+      similar = await deps.knowledge.similar(c.incident);
+    } catch (error) {
+      gaps.push(`knowledge: ${(error as Error).message}`);
+    }
+  }
+  const rules = diagnoseByRules({
+    incident: c.incident,
+    graph: deps.graph,
+    deploys: evidence.deploys,
+    logs: evidence.logs,
+    kube: evidence.kube,
+    similarCases: similar.cases,
+  });
+  if (deps.knowledge) {
+    try {
+      similar = { ...similar, runbooks: (await deps.knowledge.similar(c.incident, rules.rootCause)).runbooks };
+    } catch (error) {
+      gaps.push(`knowledge: runbooks: ${(error as Error).message}`);
+    }
+  }
+  let rootCause = rules.rootCause;
+  let candidates: Candidate[] = rules.candidates;
+  let method: Diagnosis['method'] = 'rules';
+  let llm: Diagnosis['llm'];
+  if (deps.reranker) {
+    const request = buildRerankRequest({
+      incident: summarizeIncident(c.incident),
+      candidates: rules.candidates,
+      evidence: {
+        signals: c.incident.signals.map(
+          (s) => `${s.key} from ${s.firstAnomalousAt}: peak ${s.valueAtPeak} vs expected ${s.expectedAtPeak}`,
+        ),
+        deploys: evidence.deploys.map(
+          (d) => `${new Date(d.time).toISOString()} ${d.service} ${d.previousVersion ?? '?'} -> ${d.version ?? '?'}`,
+        ),
+        logSignatures: evidence.logs.map((l) => l.evidence),
+        kubeEvents: evidence.kube.map((k) => k.evidence),
+      },
+    });
+    const outcome = await deps.reranker(request);
+    llm = {
+      ...(outcome.model ? { model: outcome.model } : {}),
+      ...(outcome.explanation ? { explanation: outcome.explanation } : {}),
+      suggestedActions: [...outcome.suggestedActions],
+      ...(outcome.fallbackReason ? { fallbackReason: outcome.fallbackReason } : {}),
+      ...(outcome.fallbackDetail ? { fallbackDetail: outcome.fallbackDetail } : {}),
+      ...(outcome.usage ? { tokens: tokensSpent(outcome.usage) } : {}),
+      redactions: outcome.redactions,
+    };
+    if (outcome.source === 'llm' && outcome.chosen) {
+      method = 'llm';
+      candidates = outcome.ranking;
+      rootCause = {
+        service: outcome.chosen.service,
+        kind: outcome.chosen.kind as FaultKind,
+        confidence: Math.round((outcome.confidence ?? rules.rootCause.confidence) * 100) / 100,
+      };
+    }
+  }
   return {
     ...c,
     diagnosis: {
-      rootCause: { service: top.service, kind: classification.kind, confidence },
-      candidates: candidates.map((candidate, i) => (i === 0 ? { ...candidate, kind: classification.kind } : candidate)),
-      evidence: [...top.evidence, ...classification.evidence],
-      method: 'rules',
+      rootCause,
+      candidates,
+      evidence:
+        method === 'llm' && llm?.explanation ? [`model: ${llm.explanation}`, ...rules.evidence] : rules.evidence,
+      method,
+      diagnosedAt: new Date(deps.now()).toISOString(),
+      ...(llm ? { llm } : {}),
+      similarCases: similar.cases,
+      runbooks: similar.runbooks,
+      gaps,
     },
   };
 }

@@ -44,7 +44,16 @@ export async function decideStep(step: string, input: CaseInput, deps: DecideSte
     case 'CheckGuardrails':
       return guardrailStep(c, deps);
     case 'Close': {
-      const closed: IncidentCase = { ...c, outcome: outcomeOf(c) };
+      let closed: IncidentCase = { ...c, outcome: outcomeOf(c) };
+      if (deps.knowledge) {
+        // A closed case becomes a precedent; failing to store it must not fail the close.
+        try {
+          await deps.knowledge.remember(closed);
+          closed = { ...closed, remembered: true };
+        } catch (error) {
+          closed = { ...closed, remembered: false, rememberError: (error as Error).message };
+        }
+      }
       await deps.decisions.record(closed);
       return closed;
     }
