@@ -1,6 +1,8 @@
 // Module-scope wiring for the Diagnose step on AWS: where deploys, logs, Kubernetes state, past cases and the
 // model come from, each built only when the configuration asks for it and connected on first use.
 
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchMetricsReader } from '../adapters/cloudwatch/cloudwatch-metrics';
 import { DynamoDeployEventStore } from '../adapters/dynamodb/deploy-event-store';
 import { createEksKubeReader } from '../adapters/eks/kube-reader';
 import { createKnowledgeBase } from '../adapters/knowledge/knowledge-base';
@@ -11,6 +13,7 @@ import type { DeployRecord } from '../core/cognition/classify';
 import type { KubeStateReader } from '../core/cognition/kube-findings';
 import type { AgentConfig } from '../core/config/schema';
 import { type CaseKnowledge, caseKnowledge } from '../core/diagnosis/case-knowledge';
+import type { AwsMetricsReader } from '../core/diagnosis/evidence';
 import { type KnowledgeBase, type KnowledgeDocument, storeDocuments } from '../core/diagnosis/knowledge';
 import { type LlmClient, type RerankOutcome, type RerankRequest, rerank } from '../core/diagnosis/rerank';
 import type { LogSource } from '../core/perception/log-source';
@@ -54,6 +57,14 @@ export function kubeReader(config: AgentConfig): KubeStateReader | undefined {
     getDeployment: async (namespace, name) => (await get()).getDeployment(namespace, name),
     listHpas: async (namespace) => (await get()).listHpas(namespace),
   };
+}
+
+/** CloudWatch metrics of the AWS resources behind services, per `diagnosis.cloudwatch`. */
+export function awsMetrics(config: AgentConfig): AwsMetricsReader | undefined {
+  const cloudwatch = config.diagnosis.cloudwatch;
+  if (!cloudwatch) return undefined;
+  const region = cloudwatch.region ?? config.region;
+  return new CloudWatchMetricsReader(new CloudWatchClient({ region }), cloudwatch, { region });
 }
 
 /** Past cases and the bundled runbooks; the runbooks are (re)stored once per container, on first use. */

@@ -16,7 +16,7 @@ import type { DecideStepDeps } from '../core/decision/steps';
 import { formatTarget } from '../core/decision/types';
 import type { KnowledgeDocument } from '../core/diagnosis/knowledge';
 import { ServiceGraph } from '../core/topology';
-import { deploysSource, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
+import { awsMetrics, deploysSource, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
 import { dynamoClient, requiredEnv } from './runtime';
 
 export const auditLog = () => new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
@@ -29,6 +29,7 @@ export function decideDeps(
   const logs = logSource(config);
   const kube = kubeReader(config);
   const rerank = reranker(config);
+  const aws = awsMetrics(config);
   return {
     playbooks,
     graph: new ServiceGraph(config.topology),
@@ -39,6 +40,7 @@ export function decideDeps(
     deploysFor: deploysSource(config),
     ...(logs ? { logs } : {}),
     ...(kube ? { kube } : {}),
+    ...(aws ? { awsMetrics: aws } : {}),
     knowledge: knowledge(config, runbooks),
     ...(rerank ? { reranker: rerank } : {}),
     changeFreezeAt: inChangeFreeze(config.guardrails.changeFreezes),

@@ -7,7 +7,7 @@ import { type DecideDeps, diagnose, type IncidentCase } from '../../lambdas/core
 import type { CaseKnowledge } from '../../lambdas/core/diagnosis/case-knowledge';
 import { interpretRerankAnswer, type RerankRequest } from '../../lambdas/core/diagnosis/rerank';
 import type { LogSource } from '../../lambdas/core/perception/log-source';
-import { fail } from '../../lambdas/core/result';
+import { fail, ok } from '../../lambdas/core/result';
 import { ServiceGraph } from '../../lambdas/core/topology';
 
 const topology = topologySchema.parse({
@@ -173,5 +173,36 @@ describe('Diagnose', () => {
     expect(result.diagnosis?.similarCases?.map((c) => c.incidentId)).toEqual(['inc-20261020T1100-order-api']);
     expect(result.diagnosis?.runbooks).toEqual([{ id: 'runbook:bad-deploy.md', title: 'Bad deploy', similarity: 0.2 }]);
     expect(result.diagnosis?.evidence.join('\n')).toContain('inc-20261020T1100-order-api');
+  });
+
+  it('adds AWS resource metrics that moved with the incident, and names the ones it could not read', async () => {
+    const onset = Date.parse('2026-11-04T03:05:00Z') / 1000;
+    const minutes = Array.from({ length: 64 }, (_, i) => onset - 60 * 60 + i * 60);
+    const awsMetrics = {
+      range: async () =>
+        ok({
+          series: [
+            {
+              labels: { service: 'order-api', resource: 'orders-alb', metric: 'TargetResponseTime' },
+              timestamps: Float64Array.from(minutes),
+              values: Float64Array.from(minutes, (t) => (t < onset ? 0.04 : 0.4)),
+            },
+            {
+              labels: { service: 'mysql-main', resource: 'orders-db', metric: 'CPUUtilization' },
+              timestamps: Float64Array.from(minutes),
+              values: Float64Array.from(minutes, () => 35),
+            },
+          ],
+          problems: [{ message: 'mysql-main orders-db ReadLatency: Forbidden' }],
+        }),
+    };
+    const result = await diagnose(theCase, deps({ awsMetrics }));
+    const evidence = result.diagnosis?.evidence ?? [];
+    expect(evidence).toContain(
+      'aws: order-api (orders-alb) TargetResponseTime 0.4 since the onset vs 0.04 in the hour before',
+    );
+    // A metric that did not move is not evidence.
+    expect(evidence.join('\n')).not.toContain('CPUUtilization');
+    expect(result.diagnosis?.gaps).toContain('aws metrics: mysql-main orders-db ReadLatency: Forbidden');
   });
 });

@@ -9,7 +9,7 @@ import type { Candidate } from '../cognition/rank';
 import type { Topology } from '../config/schema';
 import type { SimilarCase } from '../diagnosis/analyzers';
 import type { CaseKnowledge, RunbookRef } from '../diagnosis/case-knowledge';
-import { gatherEvidence } from '../diagnosis/evidence';
+import { type AwsMetricsReader, gatherEvidence } from '../diagnosis/evidence';
 import {
   buildRerankRequest,
   type RerankOutcome,
@@ -141,6 +141,8 @@ export interface DecideDeps {
   readonly logs?: LogSource;
   /** Kubernetes events and object state, read-only. */
   readonly kube?: KubeStateReader;
+  /** CloudWatch metrics of the AWS resources behind services (RDS, ElastiCache, ALB). */
+  readonly awsMetrics?: AwsMetricsReader;
   readonly knowledge?: CaseKnowledge;
   /** The model that re-ranks the rules' candidates; absent when none is configured. */
   readonly reranker?: (request: RerankRequest) => Promise<RerankOutcome>;
@@ -193,9 +195,12 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
       incident: summarizeIncident(c.incident),
       candidates: rules.candidates,
       evidence: {
-        signals: c.incident.signals.map(
-          (s) => `${s.key} from ${s.firstAnomalousAt}: peak ${s.valueAtPeak} vs expected ${s.expectedAtPeak}`,
-        ),
+        signals: [
+          ...c.incident.signals.map(
+            (s) => `${s.key} from ${s.firstAnomalousAt}: peak ${s.valueAtPeak} vs expected ${s.expectedAtPeak}`,
+          ),
+          ...evidence.aws.map((a) => a.evidence),
+        ],
         deploys: evidence.deploys.map(
           (d) => `${new Date(d.time).toISOString()} ${d.service} ${d.previousVersion ?? '?'} -> ${d.version ?? '?'}`,
         ),
@@ -228,8 +233,11 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
     diagnosis: {
       rootCause,
       candidates,
-      evidence:
-        method === 'llm' && llm?.explanation ? [`model: ${llm.explanation}`, ...rules.evidence] : rules.evidence,
+      evidence: [
+        ...(method === 'llm' && llm?.explanation ? [`model: ${llm.explanation}`] : []),
+        ...rules.evidence,
+        ...evidence.aws.map((a) => `aws: ${a.evidence}`),
+      ],
       method,
       diagnosedAt: new Date(deps.now()).toISOString(),
       ...(llm ? { llm } : {}),

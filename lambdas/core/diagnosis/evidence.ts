@@ -8,6 +8,8 @@ import { type KubeFinding, type KubeObservation, type KubeStateReader, kubeFindi
 import { compareServiceLogs, type ServiceLogFindings } from '../cognition/log-signatures';
 import type { Topology } from '../config/schema';
 import type { LogSource } from '../perception/log-source';
+import type { RangeSeries } from '../perception/metric-source';
+import type { Result } from '../result';
 
 /** Deploys, logs and Kubernetes look this far before the first anomaly. */
 export const LOOKBACK_MS = 60 * 60_000;
@@ -17,16 +19,46 @@ const LEAD_MS = 5 * 60_000;
 const MAX_SERVICES = 6;
 const LOG_LINES = 1_000;
 
+/** AWS resource metrics behind topology services (CloudWatch GetMetricData), labelled service/resource/metric. */
+export interface AwsMetricsReader {
+  range(
+    startSeconds: number,
+    endSeconds: number,
+    filter: { readonly services?: readonly string[] },
+  ): Promise<
+    Result<
+      { readonly series: readonly RangeSeries[]; readonly problems: readonly { readonly message: string }[] },
+      { readonly message: string }
+    >
+  >;
+}
+
 export interface EvidenceSources {
   readonly deploysFor: (service: string, fromMs: number, toMs: number) => Promise<DeployRecord[]>;
   readonly logs?: LogSource;
   readonly kube?: KubeStateReader;
+  readonly awsMetrics?: AwsMetricsReader;
 }
+
+/** A resource metric that moved: its level since the onset against the hour before. */
+export interface AwsMetricShift {
+  readonly service: string;
+  readonly resource: string;
+  readonly metric: string;
+  readonly before: number;
+  readonly since: number;
+  readonly evidence: string;
+}
+
+/** A resource metric counts as moved when its median since the onset is this far from the hour before's. */
+const SHIFT_RATIO = 1.5;
 
 export interface GatheredEvidence {
   readonly deploys: DeployRecord[];
   readonly logs: ServiceLogFindings[];
   readonly kube: KubeFinding[];
+  /** AWS resource metrics (RDS, ElastiCache, ALB) that moved with the incident. */
+  readonly aws: AwsMetricShift[];
   /** Sources that were not there or failed, e.g. "logs: Loki answered 503 for order-api". */
   readonly gaps: string[];
 }
@@ -45,12 +77,14 @@ export async function gatherEvidence(
   const onset = incidentOnset(incident);
   const services = incident.services.slice(0, MAX_SERVICES);
   const gaps: string[] = [];
-  const [deploys, logs, kube] = await Promise.all([
+  const [deploys, logs, kube, aws] = await Promise.all([
     collectDeploys(services, sources, onset, nowMs, gaps),
     sources.logs ? collectLogs(services, sources.logs, onset, nowMs, gaps) : noSource(gaps, 'logs'),
     sources.kube ? collectKube(services, topology, sources.kube, onset, nowMs, gaps) : noSource(gaps, 'kubernetes'),
+    // AWS metrics are optional by nature (not every service is an AWS resource): absent is no gap.
+    sources.awsMetrics ? collectAwsMetrics(services, sources.awsMetrics, onset, nowMs, gaps) : Promise.resolve([]),
   ]);
-  return { deploys, logs, kube, gaps };
+  return { deploys, logs, kube, aws, gaps };
 }
 
 function noSource(gaps: string[], name: string): Promise<never[]> {
@@ -166,3 +200,53 @@ async function collectKube(
   const observation: KubeObservation = { events, pods, deployments, hpas, observedAt: nowMs };
   return [...kubeFindings(observation, topology, { fromMs: onset - LOOKBACK_MS, toMs: nowMs }).findings];
 }
+
+async function collectAwsMetrics(
+  services: readonly string[],
+  reader: AwsMetricsReader,
+  onset: number,
+  nowMs: number,
+  gaps: string[],
+): Promise<AwsMetricShift[]> {
+  const start = Math.floor((onset - LOOKBACK_MS) / 1000);
+  const end = Math.max(Math.floor(nowMs / 1000), Math.floor(onset / 1000) + 60);
+  const read = await reader.range(start, end, { services });
+  if (!read.ok) {
+    gaps.push(`aws metrics: ${read.error.message}`);
+    return [];
+  }
+  for (const problem of read.value.problems) gaps.push(`aws metrics: ${problem.message}`);
+  const onsetSeconds = onset / 1000;
+  const shifts: AwsMetricShift[] = [];
+  for (const series of read.value.series) {
+    const before: number[] = [];
+    const since: number[] = [];
+    series.timestamps.forEach((t, i) => {
+      const v = series.values[i];
+      if (Number.isFinite(v)) (t < onsetSeconds ? before : since).push(v);
+    });
+    if (before.length === 0 || since.length === 0) continue;
+    const b = median(before);
+    const s = median(since);
+    const ratio = b === 0 ? (s === 0 ? 1 : Number.POSITIVE_INFINITY) : s / b;
+    if (ratio < SHIFT_RATIO && ratio > 1 / SHIFT_RATIO) continue;
+    const { service = '?', resource = '?', metric = '?' } = series.labels;
+    shifts.push({
+      service,
+      resource,
+      metric,
+      before: b,
+      since: s,
+      evidence: `${service} (${resource}) ${metric} ${round(s)} since the onset vs ${round(b)} in the hour before`,
+    });
+  }
+  return shifts.sort((a, b) => a.service.localeCompare(b.service) || a.metric.localeCompare(b.metric));
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+const round = (x: number): string => Number(x.toPrecision(3)).toString();
