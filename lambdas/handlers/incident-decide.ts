@@ -15,6 +15,7 @@ const audit = auditLog();
 export const handler = middy(async (event: { step: string; case: CaseInput }): Promise<IncidentCase> => {
   const result = await decideStep(event.step, event.case, deps);
   await auditStep(audit, event.step, result, new Date().toISOString());
+  await audit.flush();
   logger.info('incident step done', { step: event.step, incidentId: result.incidentId, tier: result.risk?.tier });
   return result;
 }).use(injectLambdaContext(logger));

@@ -21,5 +21,6 @@ export const handler = middy(async (event: { step: string; case: IncidentCase })
     failure: c.failure,
   });
   await auditStep(audit, event.step, c, new Date().toISOString());
+  await audit.flush();
   return c;
 }).use(injectLambdaContext(logger));

@@ -55,6 +55,7 @@ export const handler = middy(async (event: { step: string; case: IncidentCase })
     await auditExchanges(audit, event.case.incidentId, event.step, exchanges.splice(0));
   }
   await auditStep(audit, event.step, result, new Date().toISOString());
+  await audit.flush();
   if (event.step !== 'VerifyRecovery') await decisions.record(result);
   logger.info('remediation step done', {
     step: event.step,

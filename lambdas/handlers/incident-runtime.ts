@@ -8,6 +8,8 @@ import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
 import { createEksExecutor } from '../adapters/eks/eks-executor';
 import type { KubeExchange } from '../adapters/eks/kube-client';
+import { type AuditProducer, createAuditProducer, KafkaAuditStream } from '../adapters/kafka/audit-stream';
+import { PublishingAuditLog } from '../adapters/kafka/publishing-audit-log';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
 import type { AgentConfig } from '../core/config/schema';
 import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
@@ -15,11 +17,51 @@ import type { Playbooks } from '../core/decision/plan';
 import type { DecideStepDeps } from '../core/decision/steps';
 import { formatTarget } from '../core/decision/types';
 import type { KnowledgeDocument } from '../core/diagnosis/knowledge';
+import type { AuditLog } from '../core/ports';
 import { ServiceGraph } from '../core/topology';
 import { awsMetrics, deploysSource, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
-import { dynamoClient, requiredEnv } from './runtime';
+import { dynamoClient, logger, readSecret, requiredEnv } from './runtime';
 
-export const auditLog = () => new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
+/**
+ * The audit trail: DynamoDB, and also the Kafka audit stream when the stack set one up (AUDIT_STREAM_TOPIC and
+ * AUDIT_STREAM_BROKERS, with AUDIT_STREAM_SASL_SECRET for SASL/SCRAM). Handlers call `flushAudit` before
+ * returning so queued records leave before the sandbox freezes.
+ */
+export function auditLog(): AuditLog & { flush(timeoutMs?: number): Promise<boolean> } {
+  const dynamo = new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
+  const topic = process.env.AUDIT_STREAM_TOPIC;
+  const brokers = process.env.AUDIT_STREAM_BROKERS?.split(',').filter((b) => b.trim() !== '');
+  if (!topic || !brokers || brokers.length === 0) return Object.assign(dynamo, { flush: async () => true });
+  const saslSecret = process.env.AUDIT_STREAM_SASL_SECRET;
+  let producer: Promise<AuditProducer> | undefined;
+  // The SASL secret is read when the stream first connects, not at cold start.
+  const connectProducer = (): Promise<AuditProducer> => {
+    producer ??= (async () => {
+      const sasl = saslSecret ? scramFrom(await readSecret(saslSecret)) : undefined;
+      return createAuditProducer({ clientId: 'sre-agent', brokers, ...(sasl ? { sasl } : {}) });
+    })();
+    return producer;
+  };
+  const stream = new KafkaAuditStream({
+    topic,
+    producer: {
+      connect: async () => (await connectProducer()).connect(),
+      disconnect: async () => (await connectProducer()).disconnect(),
+      send: async (record) => (await connectProducer()).send(record),
+    },
+    onFailure: (failure) => logger.warn('audit stream', { ...failure }),
+  });
+  return new PublishingAuditLog(dynamo, stream);
+}
+
+/** SASL/SCRAM credentials from a secret: {"username", "password"} (MSK's format). */
+function scramFrom(secret: string): { mechanism: 'scram-sha-512'; username: string; password: string } {
+  const parsed = JSON.parse(secret) as { username?: unknown; password?: unknown };
+  if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') {
+    throw new Error('the audit stream SASL secret must be JSON with "username" and "password"');
+  }
+  return { mechanism: 'scram-sha-512', username: parsed.username, password: parsed.password };
+}
 
 export function decideDeps(
   config: AgentConfig,
