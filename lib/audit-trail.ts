@@ -15,8 +15,10 @@ import { AttributeType, BillingMode, type ITable, Table } from 'aws-cdk-lib/aws-
 import { Effect, PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
 import { TABLES } from '../lambdas/adapters/dynamodb/table-definitions';
+import type { KafkaConfig } from '../lambdas/core/config/kafka-schema';
 import type { AgentConfig } from '../lambdas/core/config/schema';
 import type { AgentFunction } from './agent-function';
+import { secretArn } from './slack-approvals';
 
 /**
  * What no role of the stack may do to the audit table: change or remove items (directly, in batches or
@@ -44,17 +46,29 @@ export interface AuditTrailProps {
    * @default true
    */
   readonly denyMutationsToStackRoles?: boolean;
+  /**
+   * The Kafka topic every appended record is also streamed to (config `kafka.auditStream`). Publishing is kafkajs
+   * from inside the appending functions, so IAM has nothing to allow beyond reading the SASL/SCRAM secret.
+   * @default - no stream
+   */
+  readonly stream?: KafkaConfig['auditStream'];
 }
 
 /** The append-only audit table: one hash chain per incident, keyed (chain, seq). */
 export class AuditTrail extends Construct {
   /** The environment variable naming the table in the functions granted access. */
   static readonly TABLE_VARIABLE = 'AUDIT_TABLE';
+  /** The environment variable naming the audit stream's topic, in the appenders, when a stream is configured. */
+  static readonly STREAM_TOPIC_VARIABLE = 'AUDIT_STREAM_TOPIC';
+  /** The environment variable listing the audit stream's brokers (`host:port`, comma-separated). */
+  static readonly STREAM_BROKERS_VARIABLE = 'AUDIT_STREAM_BROKERS';
 
   readonly table: Table;
+  private readonly stream: KafkaConfig['auditStream'];
 
   constructor(scope: Construct, id: string, props: AuditTrailProps) {
     super(scope, id);
+    this.stream = props.stream;
     const protectData = props.environment !== 'dev';
     const definition = TABLES.audit;
     this.table = new Table(this, 'Table', {
@@ -72,10 +86,26 @@ export class AuditTrail extends Construct {
 
   /**
    * Lets `fn` append records: `dynamodb:PutItem` to write, `dynamodb:Query` to read the chain's head, nothing
-   * else; the table's name travels in AUDIT_TABLE.
+   * else; the table's name travels in AUDIT_TABLE. With a stream, `fn` also learns its topic and brokers and may
+   * read its SASL/SCRAM secret. The brokers must be reachable from a function outside any VPC: the configuration
+   * has none to place it in.
    */
   grantAppend(fn: AgentFunction): AgentFunction {
-    return fn.bindTable(AuditTrail.TABLE_VARIABLE, this.table, { actions: ['PutItem', 'Query'] });
+    fn.bindTable(AuditTrail.TABLE_VARIABLE, this.table, { actions: ['PutItem', 'Query'] });
+    const stream = this.stream;
+    if (stream) {
+      fn.addEnvironment(AuditTrail.STREAM_TOPIC_VARIABLE, stream.topic);
+      fn.addEnvironment(AuditTrail.STREAM_BROKERS_VARIABLE, stream.brokers.join(','));
+      if (stream.saslScramSecret) {
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['secretsmanager:GetSecretValue'],
+            resources: [secretArn(this, stream.saslScramSecret)],
+          }),
+        );
+      }
+    }
+    return fn;
   }
 }
 

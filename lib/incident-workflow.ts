@@ -3,16 +3,22 @@
 
 import { join } from 'node:path';
 import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
+import { ConfigError } from '../lambdas/core/config/load';
 import { AgentFunction, type LogLevel as FunctionLogLevel, PROJECT_ROOT, retentionOf } from './agent-function';
 import type { AgentTables } from './agent-tables';
 import { aslDefinition } from './asl-definition';
 import type { AuditTrail } from './audit-trail';
+import { DeployEvents } from './deploy-events';
+import { decideTimeout, describeClusterStatement, diagnosisStatements } from './diagnosis-access';
+import { WorkBucket } from './work-bucket';
 
 export const INCIDENT_DEFINITION_FILE = join(PROJECT_ROOT, 'state-machines', 'incident.asl.json');
 
@@ -20,6 +26,13 @@ export interface IncidentWorkflowProps {
   readonly agent: LoadedConfig;
   readonly tables: AgentTables;
   readonly audit: AuditTrail;
+  /** The work bucket: the embedded knowledge base lives under WorkBucket.KNOWLEDGE_PREFIX. */
+  readonly bucket: IBucket;
+  /**
+   * The deploy-events table Diagnose queries; required when `kafka.deployEvents` is configured.
+   * @default - none
+   */
+  readonly deployEvents?: ITable;
   /** The function behind RequestApproval and RequestQuorumApproval (`lambda:invoke.waitForTaskToken`). */
   readonly requestApproval: IFunction;
   /** The function that marks a decision timed out or closed and updates its Slack message. */
@@ -37,7 +50,10 @@ export interface IncidentWorkflowProps {
 }
 
 export class IncidentWorkflow extends Construct {
-  /** Diagnose, PlanRemediation, AssessRisk, CheckGuardrails and Close. */
+  /**
+   * Diagnose, PlanRemediation, AssessRisk, CheckGuardrails and Close. Diagnose reads the configured evidence
+   * (deploys, Loki, the cluster read-only), past cases and the model; Close writes the case to the knowledge base.
+   */
   readonly decide: AgentFunction;
   /** Remediate, VerifyRecovery and UndoRemediation: the only function that may change a cluster. */
   readonly remediate: AgentFunction;
@@ -50,14 +66,33 @@ export class IncidentWorkflow extends Construct {
     const { agent, tables, audit } = props;
     const common = { agent, logLevel: props.logLevel, logRemovalPolicy: props.logRemovalPolicy };
 
+    const config = agent.config;
     this.decide = new AgentFunction(this, 'Decide', {
       ...common,
       handler: 'incident-decide',
       description: 'Incident workflow: diagnose, plan, assess risk, check guardrails, close',
-      timeout: Duration.seconds(30),
+      // The bundle carries every diagnosis client (Bedrock, EKS, Qdrant, the Claude API): more memory, more CPU
+      // for the cold start, and the embedded knowledge base is searched in process.
+      memorySize: 1024,
+      timeout: decideTimeout(config),
     });
     this.decide.bindTable('INCIDENTS_TABLE', tables.incidents, { actions: ['GetItem', 'PutItem'] });
     audit.grantAppend(this.decide);
+    if (config.kafka?.deployEvents) {
+      if (!props.deployEvents) {
+        throw new ConfigError(props.agent.files.config, [
+          'kafka.deployEvents: configured, but the incident workflow was given no deploy-events table to read',
+        ]);
+      }
+      // deploysFor: one Query per service on its partition, nothing else.
+      this.decide.bindTable(DeployEvents.TABLE_VARIABLE, props.deployEvents, { actions: ['Query'] });
+    }
+    // The knowledge base is built with the work bucket named even when it lives in Qdrant (diagnosis-runtime.ts),
+    // so the variable is always set; the objects are granted only to the embedded store, which reads them on
+    // Diagnose and rewrites them on Close.
+    const knowledge = config.diagnosis.knowledge.store === 'embedded' ? [WorkBucket.KNOWLEDGE_PREFIX] : [];
+    this.decide.bindBucket('WORK_BUCKET', props.bucket, { read: knowledge, write: knowledge });
+    for (const statement of diagnosisStatements(this, config)) this.decide.addToRolePolicy(statement);
 
     this.remediate = new AgentFunction(this, 'Remediate', {
       ...common,
@@ -76,23 +111,8 @@ export class IncidentWorkflow extends Construct {
         conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['*#snapshot#*', '*#decision'] } },
       }),
     );
-    const cluster = agent.config.cluster;
-    if (cluster) {
-      // Endpoint and CA of exactly the configured cluster; what the role may do inside it is Kubernetes RBAC's.
-      this.remediate.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['eks:DescribeCluster'],
-          resources: [
-            Stack.of(this).formatArn({
-              service: 'eks',
-              region: cluster.region ?? agent.config.region,
-              resource: 'cluster',
-              resourceName: cluster.name,
-            }),
-          ],
-        }),
-      );
-    }
+    const cluster = config.cluster;
+    if (cluster) this.remediate.addToRolePolicy(describeClusterStatement(this, cluster, config.region));
     audit.grantAppend(this.remediate);
 
     this.notify = new AgentFunction(this, 'Notify', {

@@ -1,6 +1,6 @@
 // One environment of the agent: storage, the detection loop, the baseline job, the incident workflow with its
-// Slack approvals, the audit trail, alert ingestion from Alertmanager and Nightingale, and the agent's own health
-// alarms and dashboard.
+// Slack approvals, the audit trail, alert ingestion from Alertmanager and Nightingale, deploy events from Kafka
+// when configured, and the agent's own health alarms and dashboard.
 
 import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -10,6 +10,7 @@ import { AgentTables } from './agent-tables';
 import { AlertIngest } from './alert-ingest';
 import { AuditTrail } from './audit-trail';
 import { BaselineJob } from './baseline-job';
+import { DeployEvents } from './deploy-events';
 import { DetectionLoop } from './detection-loop';
 import { ExecutorAccess } from './executor-access';
 import { IncidentWorkflow } from './incident-workflow';
@@ -28,6 +29,8 @@ export class SreAgentStack extends Stack {
   readonly detectionLoop: DetectionLoop;
   readonly baselineJob: BaselineJob;
   readonly audit: AuditTrail;
+  /** Present when `kafka.deployEvents` is configured. */
+  readonly deployEvents?: DeployEvents;
   readonly approvals: SlackApprovals;
   readonly incidentWorkflow: IncidentWorkflow;
   readonly alertIngest: AlertIngest;
@@ -42,24 +45,38 @@ export class SreAgentStack extends Stack {
 
     this.tables = new AgentTables(this, 'Tables', { protectData });
     this.workBucket = new WorkBucket(this, 'WorkBucket', { removalPolicy });
-    this.audit = new AuditTrail(this, 'AuditTrail', { environment: agent.config.environment });
+    this.audit = new AuditTrail(this, 'AuditTrail', {
+      environment: agent.config.environment,
+      stream: agent.config.kafka?.auditStream,
+    });
     this.approvals = new SlackApprovals(this, 'SlackApprovals', { agent, protectData });
     this.audit.grantAppend(this.approvals.requestApproval);
+    if (agent.config.kafka?.deployEvents) {
+      this.deployEvents = new DeployEvents(this, 'DeployEvents', {
+        agent,
+        protectData,
+        logRemovalPolicy: removalPolicy,
+      });
+    }
     this.incidentWorkflow = new IncidentWorkflow(this, 'IncidentWorkflow', {
       agent,
       tables: this.tables,
       audit: this.audit,
+      bucket: this.workBucket,
+      deployEvents: this.deployEvents?.table,
       requestApproval: this.approvals.requestApproval,
       closeApproval: this.approvals.closeApproval,
       logRemovalPolicy: removalPolicy,
     });
     const cluster = agent.config.cluster;
     if (cluster) {
-      // The remediation role's identity inside the cluster: only the project's RBAC (k8s/rbac) grants it anything.
+      // The remediation role's identity inside the cluster, and Diagnose's read-only one (the reader group of
+      // k8s/rbac/reader.yaml): only the project's RBAC grants either anything.
       new ExecutorAccess(this, 'ExecutorAccess', {
         clusterName: cluster.name,
         executorRole: this.incidentWorkflow.remediate.role!,
         namespaces: executorNamespaces(agent.config),
+        readOnlyRoles: [this.incidentWorkflow.decide.role!],
       });
     }
     this.detectionLoop = new DetectionLoop(this, 'DetectionLoop', {
@@ -101,6 +118,9 @@ export class SreAgentStack extends Stack {
     output('IncidentsTableName', this.tables.incidents.tableName, 'Incidents, open ones on index open-incidents');
     output('BaselinesTableName', this.tables.baselines.tableName, 'Published baselines and the current pointer');
     output('ScorerStateTableName', this.tables.scorerState.tableName, 'Scorer commit pointers');
+    if (this.deployEvents) {
+      output('DeployEventsTableName', this.deployEvents.table.tableName, 'Deploys from Kafka, per service and time');
+    }
     output('WorkBucketName', this.workBucket.bucketName, 'Tick snapshots and scorer state');
     output('FailedTicksQueueUrl', this.detectionLoop.failedTicks.queueUrl, 'Ticks the workflow could not complete');
     output(

@@ -1,5 +1,5 @@
 // The working bucket: tick snapshots and scorer state, too big for workflow payloads and DynamoDB items,
-// and worthless after a day or two, so lifecycle rules empty it.
+// and worthless after a day or two, so lifecycle rules empty it; and the embedded knowledge base, which is kept.
 
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
@@ -20,6 +20,11 @@ export class WorkBucket extends Bucket {
   static readonly TICKS_PREFIX = 'ticks/';
   /** Scorer state blobs, `scorer-state/<shard>/<tick>` (lambdas/adapters/dynamodb/scorer-state-store.ts). */
   static readonly SCORER_STATE_PREFIX = 'scorer-state/';
+  /**
+   * The embedded knowledge base, `knowledge/cases.jsonl` (lambdas/handlers/diagnosis-runtime.ts): closed cases are
+   * the precedents of later diagnoses, so no lifecycle rule expires this prefix.
+   */
+  static readonly KNOWLEDGE_PREFIX = 'knowledge/';
 
   constructor(scope: Construct, id: string, props: WorkBucketProps = {}) {
     super(scope, id, {

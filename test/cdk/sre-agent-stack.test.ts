@@ -306,7 +306,7 @@ describe.each([
     }
   });
 
-  test('S3 access is scoped to key prefixes: the collector writes ticks, the scorer reads ticks and keeps its state', () => {
+  test('S3 access is scoped to key prefixes: ticks, scorer state, and the knowledge base Decide keeps', () => {
     const synth = get();
     const { stack, logicalId } = synth;
     const bucketId = logicalId(stack.workBucket);
@@ -325,13 +325,30 @@ describe.each([
       ]),
     );
     expect(s3Grants(stack.detectionLoop.scoreTick)).toHaveLength(4);
-    // Listing (so a missing key is a 404, not a 403) is limited to the prefixes it reads.
+    // The embedded knowledge base (the default store): one object, read on Diagnose and rewritten on Close.
+    expect(s3Grants(stack.incidentWorkflow.decide)).toEqual(
+      expect.arrayContaining([
+        { action: 's3:GetObject', resource: objectsUnder(bucketId, 'knowledge/') },
+        { action: 's3:PutObject', resource: objectsUnder(bucketId, 'knowledge/') },
+        { action: 's3:ListBucket', resource: arnOf(bucketId) },
+      ]),
+    );
+    expect(s3Grants(stack.incidentWorkflow.decide)).toHaveLength(3);
+    // Listing (so a missing key is a 404, not a 403) is limited to the prefixes each function reads.
     const listing = allStatements(synth.resources).filter(({ statement }) =>
       asArray(statement.Action).includes('s3:ListBucket'),
     );
-    expect(listing.map(({ statement }) => statement.Condition)).toEqual([
-      { StringLike: { 's3:prefix': ['ticks/*', 'scorer-state/*'] } },
-    ]);
+    const conditionOf = (fn: { role?: Parameters<typeof logicalId>[0] }) =>
+      listing.find(({ owner }) =>
+        asArray(synth.resources[owner].Properties.Roles as unknown[]).some(
+          (role) => JSON.stringify(role) === JSON.stringify({ Ref: logicalId(fn.role!) }),
+        ),
+      )?.statement.Condition;
+    expect(listing).toHaveLength(2);
+    expect(conditionOf(stack.detectionLoop.scoreTick)).toEqual({
+      StringLike: { 's3:prefix': ['ticks/*', 'scorer-state/*'] },
+    });
+    expect(conditionOf(stack.incidentWorkflow.decide)).toEqual({ StringLike: { 's3:prefix': ['knowledge/*'] } });
     for (const fn of [stack.baselineJob.planShards, stack.baselineJob.learnShard, stack.baselineJob.publishBaselines]) {
       expect(s3Grants(fn)).toEqual([]);
     }
@@ -470,10 +487,19 @@ describe('what differs between dev and prod', () => {
     ]);
     const devActions = allStatements(dev.resources).flatMap(({ statement }) => asArray(statement.Action));
     expect(devActions.filter((action) => action.startsWith('eks:'))).toEqual([]);
-    // Inside the cluster the role is only the executor group, with no EKS access policy.
+    // Inside the cluster the role is only the executor group, with no EKS access policy; Diagnose reads the
+    // cluster as the reader group, through an entry of its own.
+    prod.template.resourceCountIs('AWS::EKS::AccessEntry', 2);
     prod.template.hasResourceProperties('AWS::EKS::AccessEntry', {
       ClusterName: 'exchange-prod',
+      PrincipalArn: arnOf(prod.logicalId(prod.stack.incidentWorkflow.remediate.role!)),
       KubernetesGroups: ['sre-agent:executor'],
+      AccessPolicies: Match.absent(),
+    });
+    prod.template.hasResourceProperties('AWS::EKS::AccessEntry', {
+      ClusterName: 'exchange-prod',
+      PrincipalArn: arnOf(prod.logicalId(prod.stack.incidentWorkflow.decide.role!)),
+      KubernetesGroups: ['sre-agent:reader'],
       AccessPolicies: Match.absent(),
     });
     dev.template.resourceCountIs('AWS::EKS::AccessEntry', 0);

@@ -3,11 +3,15 @@
 
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { App, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MemoryBlobStore } from '../../lambdas/adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../../lambdas/adapters/blob/snapshot-store';
 import { DynamoScorerStateStore } from '../../lambdas/adapters/dynamodb/scorer-state-store';
+import { EmbeddedKnowledgeStore } from '../../lambdas/adapters/knowledge/embedded-store';
 import { emptyScorerState } from '../../lambdas/core/cognition/scorer';
+import { KNOWLEDGE_KEY } from '../../lambdas/handlers/diagnosis-runtime';
 import { WorkBucket } from '../../lib/work-bucket';
 
 class RecordingBlobStore extends MemoryBlobStore {
@@ -41,4 +45,27 @@ test('scorer state is written under the scorer-state prefix', async () => {
   await store.commit(emptyScorerState(1_760_000_000), undefined);
   expect(blobs.keys).toHaveLength(1);
   expect(blobs.keys[0].startsWith(WorkBucket.SCORER_STATE_PREFIX)).toBe(true);
+});
+
+test('the embedded knowledge base is written under the knowledge prefix, which no lifecycle rule expires', async () => {
+  const blobs = new RecordingBlobStore();
+  const store = new EmbeddedKnowledgeStore({ persistence: { blob: blobs, key: KNOWLEDGE_KEY }, vectorSpace: 'hashed' });
+  const doc = { id: 'case-1', kind: 'case' as const, title: 'order-api bad deploy', text: 'rolled back' };
+  await store.upsert(doc, new Float32Array([1, 0]));
+  expect(blobs.keys).toEqual([KNOWLEDGE_KEY]);
+  expect(KNOWLEDGE_KEY.startsWith(WorkBucket.KNOWLEDGE_PREFIX)).toBe(true);
+
+  // Closed cases are the precedents of later diagnoses: an expiring rule would silently empty the knowledge base.
+  const stack = new Stack(new App(), 'Bucket');
+  new WorkBucket(stack, 'Work');
+  const [bucket] = Object.values(Template.fromStack(stack).findResources('AWS::S3::Bucket'));
+  const rules = bucket.Properties.LifecycleConfiguration.Rules as { Prefix?: string; ExpirationInDays?: number }[];
+  const expiring = rules.filter((rule) => rule.ExpirationInDays !== undefined);
+  expect(expiring.length).toBeGreaterThan(0);
+  for (const rule of expiring) {
+    expect({ rule, coversKnowledge: rule.Prefix === undefined || KNOWLEDGE_KEY.startsWith(rule.Prefix) }).toEqual({
+      rule,
+      coversKnowledge: false,
+    });
+  }
 });
