@@ -15,8 +15,8 @@ const DAY_SECONDS = 86_400;
 export const ROLLOUT_SECONDS = 120;
 /** The recorded series has been back near normal this many points in a row: the fault is over. */
 const FADED_POINTS = 15;
-/** Never rewrite more than this much of a series after one action. */
-const MAX_EFFECT_SECONDS = 12 * 3600;
+/** Never rewrite more than this much of a series after one action (a later, unrelated fault stays as recorded). */
+const MAX_EFFECT_SECONDS = 3 * 3600;
 /** Deviations beyond this many robust sigmas of the day-over-day noise count as symptoms. */
 const SYMPTOM_SIGMAS = 4;
 
@@ -31,6 +31,15 @@ const METRIC = {
   lag: 'queue:consumer_lag:messages',
 } as const;
 type Symptom = keyof typeof METRIC;
+
+/**
+ * A restart cures what a degraded process causes: once memory growth is cleared, so are the latency and errors
+ * that memory pressure caused. A restart of a process whose memory was fine cures no errors (a bad build stays bad).
+ */
+const RESTARTS: ReadonlySet<ActionName> = new Set<ActionName>(['rollout-restart', 'restart-pod', 'engine-restart']);
+const PRESSURE_SYMPTOMS: readonly Symptom[] = ['errors', 'latency', 'cpu'];
+/** Minutes of cured memory growth that count as pressure a restart relieved. */
+const PRESSURE_MIN_POINTS = 5;
 
 /** What each action can cure: on the service acted on, and on the services that call it (propagated symptoms). */
 const CURES: Record<ActionName, { readonly own: readonly Symptom[]; readonly callers: readonly Symptom[] }> = {
@@ -72,15 +81,27 @@ export class ScenarioWorld {
     let changed = 0;
     const targets: [string, readonly Symptom[]][] = [[service, cures.own]];
     if (cures.callers.length > 0) for (const caller of this.callersOf(service)) targets.push([caller, cures.callers]);
-    for (const [name, symptoms] of targets) {
+    /** End of the memory growth the action cured (epoch seconds), if it cured any. */
+    let memoryCuredUntil: number | undefined;
+    const cureAll = (name: string, symptoms: readonly Symptom[], until: number, awaitSymptom: boolean) => {
       for (const symptom of symptoms) {
         for (const series of this.seriesOf(METRIC[symptom], name)) {
-          const original = cure(series, from);
+          const original = cure(series, from, until, awaitSymptom);
           if (original.size === 0) continue;
+          // A stray noisy point is not memory pressure: it takes minutes of it.
+          if (symptom === 'memory' && original.size >= PRESSURE_MIN_POINTS) {
+            const last = series.timestamps[Math.max(...original.keys())];
+            memoryCuredUntil = Math.max(memoryCuredUntil ?? last, last);
+          }
           changed += original.size;
           this.effects.push({ action, service, series, original });
         }
       }
+    };
+    for (const [name, symptoms] of targets) cureAll(name, symptoms, from + MAX_EFFECT_SECONDS, false);
+    // The pressure's consequences (which may only show later) go for as long as the pressure itself would have.
+    if (RESTARTS.has(action) && memoryCuredUntil !== undefined) {
+      cureAll(service, PRESSURE_SYMPTOMS, memoryCuredUntil + 60, true);
     }
     return changed;
   }
@@ -120,24 +141,27 @@ export class ScenarioWorld {
 }
 
 /**
- * Rewrites the symptoms of one series from `from` on with the value a day earlier, until the recording has
- * been near normal for FADED_POINTS points in a row. Returns the recorded values it replaced.
+ * Rewrites the symptoms of one series from `from` (and before `until`) with the value a day earlier, until the
+ * recording has been near normal for FADED_POINTS points in a row after its first symptom. Returns the recorded
+ * values it replaced.
  */
-function cure(series: StoredSeries, from: number): Map<number, number> {
+function cure(series: StoredSeries, from: number, until: number, awaitSymptom: boolean): Map<number, number> {
   const { timestamps: t, values: v } = series;
   const original = new Map<number, number>();
   const start = lowerBound(t, from);
   const tolerance = dayOverDayTolerance(series, from);
   if (tolerance === undefined) return original;
   let calm = 0;
-  for (let i = start; i < t.length && t[i] < from + MAX_EFFECT_SECONDS; i++) {
+  for (let i = start; i < t.length && t[i] < until; i++) {
     const j = indexOf(t, t[i] - DAY_SECONDS);
     if (j < 0 || !Number.isFinite(v[j]) || !Number.isFinite(v[i])) continue;
-    if (Math.abs(v[i] - v[j]) > tolerance) {
+    // Every symptom here is a rise (errors, latency, CPU, memory, lag, connections); a drop is no symptom.
+    if (v[i] - v[j] > tolerance) {
       original.set(i, v[i]);
       v[i] = v[j];
       calm = 0;
-    } else if (++calm >= FADED_POINTS) {
+      // A consequence may show only later (awaitSymptom): quiet before its first symptom is not the fault fading.
+    } else if ((original.size > 0 || !awaitSymptom) && ++calm >= FADED_POINTS) {
       break;
     }
   }

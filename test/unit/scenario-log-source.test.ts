@@ -55,7 +55,8 @@ describe('ScenarioLogSource: errorCounts', () => {
     const counts = expectOk(await logs.errorCounts('order-api', T0, T0 + 180, 60));
     expect(counts).toEqual({
       service: 'order-api',
-      query: 'sum by (service) (count_over_time({service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)" [60s]))',
+      query:
+        'sum by (service) (count_over_time({service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)" [60s]))',
       stepSeconds: 60,
       timestamps: [T0 + 60, T0 + 120, T0 + 180],
       // (0, 60]: timeout, Exception; (60, 120]: FATAL, panic; (120, 180]: range end. Not the line at 0 nor 181.
@@ -205,7 +206,9 @@ describe('the LogQL subset', () => {
 describe('LogQL building', () => {
   it('renders the default queries', () => {
     const template = { selector: DEFAULT_LOG_SELECTOR, errorFilter: DEFAULT_ERROR_FILTER };
-    expect(errorLinesQuery(template, 'order-api')).toBe('{service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)"');
+    expect(errorLinesQuery(template, 'order-api')).toBe(
+      '{service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)"',
+    );
     expect(errorCountQuery(template, 'order-api', 300)).toBe(
       'sum by (service) (count_over_time({service="order-api"} |~ "(?i)(error|exception|fatal|panic|fail|timed? ?out|refused)" [300s]))',
     );

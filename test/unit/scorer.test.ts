@@ -1,5 +1,6 @@
 import type { SeriesBaseline } from '../../lambdas/core/cognition/baseline';
 import { anomalyScore, ScoringModel, scorerSettings } from '../../lambdas/core/cognition/scorer';
+import { signalCatalogSchema } from '../../lambdas/core/config/schema';
 import { testCatalog, testDetection } from '../support/catalog';
 
 const settings = scorerSettings(testDetection); // threshold 5, persistence 3, clear 5, 5-minute slots
@@ -145,6 +146,7 @@ describe('ScoringModel', () => {
         kind: 'counter' as const,
         minDeviation: 0,
         limits: {},
+        drift: true,
       },
     ];
     const m = new ScoringModel(catalog, settings, 16);
@@ -173,3 +175,64 @@ describe('ScoringModel', () => {
     expect(anomalyScore(20, 5)).toBeGreaterThan(0.99);
   });
 });
+
+describe('drift detection (signals with drift: true)', () => {
+  const memory = signalCatalogSchema.parse({
+    signals: [
+      {
+        id: 'memory_utilisation',
+        query: 'max by (service) (service:container_memory_working_set:ratio)',
+        unit: 'ratio',
+        badDirection: 'up',
+        minDeviation: 0.05,
+        drift: true,
+      },
+    ],
+  }).signals;
+  const leakModel = () => {
+    const m = new ScoringModel(memory, settings, 4);
+    m.setBaseline(flatBaseline('memory_utilisation{order-api}', 0.45, 0.01));
+    return m;
+  };
+  const noise = seeded(7);
+  const point = (value: number) => [{ signalId: 'memory_utilisation', entity: 'order-api', value }];
+
+  it('raises a steady climb before any single point is five sigmas out', () => {
+    const m = leakModel();
+    let raisedAt: number | undefined;
+    for (let k = 0; k < 30 && raisedAt === undefined; k++) {
+      // Half a sigma a minute, as a leak that fills the container in two hours.
+      const value = 0.45 + 0.0045 * k + 0.01 * noise();
+      if (m.score(T0 + 60 * k, point(value)).raised.length > 0) raisedAt = k;
+    }
+    expect(raisedAt).toBeDefined();
+    // The plain rule (five sigmas and the 0.05 minimum, then three ticks) would wait for minute 13 or later.
+    expect(raisedAt).toBeLessThanOrEqual(10);
+  });
+
+  it('leaves noise, a one-minute spike and a step down alone', () => {
+    const m = leakModel();
+    let raised = 0;
+    for (let k = 0; k < 3000; k++) {
+      let value = 0.45 + 0.01 * noise();
+      if (k === 500) value = 0.6; // a spike
+      if (k > 2000) value -= 0.1; // pods restarted: memory drops
+      raised += m.score(T0 + 60 * k, point(value)).raised.length;
+    }
+    expect(raised).toBe(0);
+  });
+});
+
+/** Deterministic standard-normal-ish noise (sum of uniforms), so the test sees the same points every run. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  const uniform = () => {
+    state = (state * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return state / 2_147_483_648;
+  };
+  return () => {
+    let sum = 0;
+    for (let i = 0; i < 12; i++) sum += uniform();
+    return sum - 6;
+  };
+}

@@ -81,6 +81,8 @@ export function decodeScorerState(body: Uint8Array): ScorerStateSnapshot {
     forecastSince: arrays.forecastSince as Float64Array,
     // States saved before counters were scored have no lastRaw: every counter starts afresh.
     lastRaw: (arrays.lastRaw as Float64Array | undefined) ?? new Float64Array(header.keys.length).fill(Number.NaN),
+    // States saved before drift detection start every drift mean at zero.
+    driftZ: (arrays.driftZ as Float64Array | undefined) ?? new Float64Array(header.keys.length),
   };
 }
 

@@ -30,6 +30,15 @@ const FORECAST_PERSISTENCE = 10;
 const FORECAST_WARMUP = 60;
 /** The forecast works in ticks; the loop runs one a minute. */
 const TICK_SECONDS = 60;
+/**
+ * Drift detection (signals with `drift`): an exponentially weighted mean of the bad-side z-score (each point
+ * capped at DRIFT_CAP, so one spike moves it little). Noise averages out (its mean has a standard deviation of
+ * about 0.4 at this weight), while a steady climb of half a sigma a minute takes it past DRIFT_LIMIT in about
+ * eight minutes: the climb is flagged as soon as the evidence is there, before one point is five sigmas out.
+ */
+const DRIFT_WEIGHT = 0.3;
+const DRIFT_CAP = 4;
+const DRIFT_LIMIT = 2.5;
 
 export interface ScorerSettings {
   readonly threshold: number;
@@ -111,6 +120,8 @@ export interface ScorerStateSnapshot {
   readonly forecastSince: Float64Array;
   /** Last raw value of counter series, to score their per-tick increase. */
   readonly lastRaw: Float64Array;
+  /** Weighted mean z-score of signals with `drift` (0 for the others). */
+  readonly driftZ: Float64Array;
 }
 
 /** A state with no series, at `lastTick`: what a scorer restarts from when its saved state is gone. */
@@ -136,6 +147,7 @@ export function emptyScorerState(lastTick: number): ScorerStateSnapshot {
     forecastCalm: u8(),
     forecastSince: f64(),
     lastRaw: f64(),
+    driftZ: f64(),
   };
 }
 
@@ -182,6 +194,8 @@ export class ScoringModel {
   // Counters are judged on their per-tick increase.
   private isCounter: Uint8Array;
   private lastRaw: Float64Array;
+  private drift: Uint8Array;
+  private driftZ: Float64Array;
   private readonly holt = new HoltTables(DEFAULT_HOLT);
   private lastTick = Number.NEGATIVE_INFINITY;
   // Per-tick outputs.
@@ -224,6 +238,8 @@ export class ScoringModel {
     this.forecastSince = new Float64Array(c);
     this.isCounter = new Uint8Array(c);
     this.lastRaw = new Float64Array(c).fill(Number.NaN);
+    this.drift = new Uint8Array(c);
+    this.driftZ = new Float64Array(c);
     this.z = new Float64Array(c);
     this.expected = new Float64Array(c);
   }
@@ -258,6 +274,7 @@ export class ScoringModel {
     this.limitBelow[i] = limit?.below ?? Number.NaN;
     this.hasLimit[i] = limit ? 1 : 0;
     this.isCounter[i] = signal.kind === 'counter' ? 1 : 0;
+    this.drift[i] = signal.drift ? 1 : 0;
     this.level[i] = Number.NaN;
     return i;
   }
@@ -296,7 +313,7 @@ export class ScoringModel {
     const seasonalRow = Math.floor(dayOffset / (this.settings.slotMinutes * 60)) * c;
     const scaleRow = Math.floor(dayOffset / 3600) * c;
     const { direction, minDeviation, limitAbove, limitBelow, hasBaseline, seasonal, scale, level } = this;
-    const { ewMean, ewAbsDev, observations, streak, calm, raised, since, z: zOut, expected } = this;
+    const { ewMean, ewAbsDev, observations, streak, calm, raised, since, z: zOut, expected, drift, driftZ } = this;
     const raisedNow: number[] = [];
     const newly: number[] = [];
     const cleared: number[] = [];
@@ -330,7 +347,18 @@ export class ScoringModel {
       const zBad = d === UP ? zRaw : d === DOWN ? -zRaw : Math.abs(zRaw);
       const beyondBaseline = zBad >= threshold && Math.abs(deviation) >= minDeviation[i];
       const breach = x > limitAbove[i] || x < limitBelow[i];
-      const anomalous = beyondBaseline || breach;
+      let drifting = false;
+      if (drift[i] && !Number.isNaN(zBad)) {
+        driftZ[i] += DRIFT_WEIGHT * (Math.max(-DRIFT_CAP, Math.min(zBad, DRIFT_CAP)) - driftZ[i]);
+        // Three quarters of the minimum deviation: a drift is flagged earlier than a step, never on a small change.
+        drifting = driftZ[i] >= DRIFT_LIMIT && Math.abs(deviation) >= 0.75 * minDeviation[i];
+      }
+      const anomalous = beyondBaseline || breach || drifting;
+      // The drift mean already holds minutes of evidence: a drift needs no further persistence.
+      if (drifting && !raised[i] && streak[i] < persistenceTicks - 1) {
+        if (streak[i] === 0) since[i] = time;
+        streak[i] = persistenceTicks - 1;
+      }
       zOut[i] = zRaw;
       expected[i] = exp;
 
@@ -519,6 +547,7 @@ export class ScoringModel {
       forecastCalm: this.forecastCalm.slice(0, n),
       forecastSince: this.forecastSince.slice(0, n),
       lastRaw: this.lastRaw.slice(0, n),
+      driftZ: this.driftZ.slice(0, n),
     };
   }
 
@@ -543,6 +572,7 @@ export class ScoringModel {
       this.forecastCalm[i] = state.forecastCalm[j];
       this.forecastSince[i] = state.forecastSince[j];
       this.lastRaw[i] = state.lastRaw[j];
+      this.driftZ[i] = state.driftZ?.[j] ?? 0;
     });
     this.lastTick = state.lastTick;
   }
@@ -580,6 +610,8 @@ export class ScoringModel {
     this.forecastCalm = copy(this.forecastCalm, (n) => new Uint8Array(n));
     this.forecastSince = copy(this.forecastSince, (n) => new Float64Array(n));
     this.isCounter = copy(this.isCounter, (n) => new Uint8Array(n));
+    this.drift = copy(this.drift, (n) => new Uint8Array(n));
+    this.driftZ = copy(this.driftZ, (n) => new Float64Array(n));
     const lastRaw = new Float64Array(capacity).fill(Number.NaN);
     lastRaw.set(this.lastRaw);
     this.lastRaw = lastRaw;

@@ -79,6 +79,11 @@ export const signalSchema = z
     /** Hard limit (SLO) for every entity, overridden per entity by `limits`. */
     hardLimit: hardLimitSchema.optional(),
     limits: z.record(z.string(), hardLimitSchema).default({}),
+    /**
+     * Also raise a slow, steady climb in the bad direction before any single point is far enough out (a
+     * weighted mean of the z-score over the last minutes): for resources that leak, such as memory.
+     */
+    drift: z.boolean().default(false),
   })
   .strict();
 export type Signal = z.infer<typeof signalSchema>;
