@@ -12,6 +12,7 @@ import { redact } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { IncidentCase } from '../../core/decision/incident-case';
 import { formatTarget } from '../../core/decision/types';
+import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 
 export const ISSUE_PATH = '/rest/api/3/issue';
@@ -567,7 +568,7 @@ export class JiraCloud {
       const timedOut = signal.aborted || (error as { name?: string } | undefined)?.name === 'TimeoutError';
       const failure = timedOut
         ? failureOf('timeout', `${method} ${pathOnly(path)}: no answer within ${this.timeoutMs} ms`)
-        : failureOf('unreachable', `${method} ${pathOnly(path)}: ${networkCause(error)}`);
+        : failureOf('unreachable', `${method} ${pathOnly(path)}: ${networkCode(error)}`);
       throw new Attempt(failure, true, true);
     }
 
@@ -659,11 +660,4 @@ function fieldErrorsOf(value: unknown): Record<string, string> {
       typeof message === 'string' ? [[field, message]] : [],
     ),
   );
-}
-
-function networkCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

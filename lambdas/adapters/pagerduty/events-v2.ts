@@ -6,6 +6,7 @@ import { redact, redactDeep } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { IncidentCase } from '../../core/decision/incident-case';
 import { formatTarget, type Tier } from '../../core/decision/types';
+import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
@@ -350,7 +351,7 @@ export class PagerDutyEvents {
       const timedOut = signal.aborted || (error as { name?: string } | undefined)?.name === 'TimeoutError';
       const failure: PagerDutyFailure = timedOut
         ? { code: 'timeout', detail: `no answer within ${this.timeoutMs} ms`, errors: [] }
-        : { code: 'unreachable', detail: networkCause(error), errors: [] };
+        : { code: 'unreachable', detail: networkCode(error), errors: [] };
       throw new Attempt(failure, true);
     }
 
@@ -400,11 +401,4 @@ function parseObject(text: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
-}
-
-function networkCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

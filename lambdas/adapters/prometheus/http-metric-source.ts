@@ -17,6 +17,7 @@ import type {
   RangeSeries,
 } from '../../core/perception/metric-source';
 import { fail, ok } from '../../core/result';
+import { causeCode, isRecord, isTimeout, networkCause, parseBasicSecret, snippet } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 
 /** AWS credentials as the SDK credential providers resolve them. */
@@ -62,7 +63,6 @@ export interface PrometheusHttpSourceDeps {
 export const MAX_RETRY_AFTER_MS = 10_000;
 const MAX_BACKOFF_MS = 5_000;
 const DEFAULT_BACKOFF_START_MS = 200;
-const BODY_SNIPPET_CHARS = 300;
 const RETRYABLE_STATUSES = new Set([429, 502, 503, 504]);
 const TLS_ERROR_CODE = /CERT|TLS|SSL|SELF_SIGNED|UNABLE_TO_VERIFY/i;
 const AMP_HOST = /(?:^|\.)aps-workspaces\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:vpce\.)?amazonaws\.com(?:\.cn)?$/;
@@ -117,9 +117,6 @@ export function parseRetryAfter(header: string | null, now = Date.now()): number
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const isRecord = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function parseLabels(metric: unknown): Readonly<Record<string, string>> | undefined {
   if (metric === undefined) return {};
   if (!isRecord(metric)) return undefined;
@@ -133,53 +130,6 @@ function describeLabels(labels: Readonly<Record<string, string>>): string {
   return `{${Object.entries(labels)
     .map(([name, value]) => `${name}="${value}"`)
     .join(', ')}}`;
-}
-
-function snippet(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  if (flat === '') return '(empty body)';
-  return flat.length > BODY_SNIPPET_CHARS ? `${flat.slice(0, BODY_SNIPPET_CHARS)}…` : flat;
-}
-
-function networkCause(error: unknown): string {
-  const cause = isRecord(error) || error instanceof Error ? (error as { cause?: unknown }).cause : undefined;
-  const source = cause ?? error;
-  if (source instanceof Error || isRecord(source)) {
-    const { code, message } = source as { code?: unknown; message?: unknown };
-    const parts = [typeof code === 'string' ? code : undefined, typeof message === 'string' ? message : undefined];
-    const text = parts.filter((part) => part && part.length > 0).join(': ');
-    if (text) return text;
-  }
-  return String(source);
-}
-
-function networkCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
-}
-
-function isTimeout(error: unknown): boolean {
-  const name = (error as { name?: unknown } | undefined)?.name;
-  return name === 'TimeoutError' || name === 'AbortError';
-}
-
-function parseBasicSecret(secretName: string, value: string): { username: string; password: string } {
-  const trimmed = value.trim();
-  if (trimmed.startsWith('{')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(trimmed);
-    } catch {
-      throw new Error(`secret "${secretName}" looks like JSON but does not parse`);
-    }
-    if (isRecord(parsed) && typeof parsed.username === 'string' && typeof parsed.password === 'string') {
-      return { username: parsed.username, password: parsed.password };
-    }
-    throw new Error(`secret "${secretName}" must be JSON {"username","password"} or "user:password"`);
-  }
-  const colon = trimmed.indexOf(':');
-  if (colon <= 0) throw new Error(`secret "${secretName}" must be "user:password" or JSON {"username","password"}`);
-  return { username: trimmed.slice(0, colon), password: trimmed.slice(colon + 1) };
 }
 
 export class PrometheusHttpSource implements MetricSource {
@@ -398,7 +348,7 @@ export class PrometheusHttpSource implements MetricSource {
       if (isTimeout(error) || signal.aborted) {
         throw new AttemptFailure('timeout', `no answer within ${this.config.timeoutMs} ms`, true);
       }
-      const code = networkCode(error);
+      const code = causeCode(error);
       const retryable = !(code && TLS_ERROR_CODE.test(code));
       throw new AttemptFailure('unreachable', `cannot connect to ${this.base.host}: ${networkCause(error)}`, retryable);
     }

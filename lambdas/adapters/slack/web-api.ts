@@ -2,6 +2,7 @@
 // timeout, jittered retries that honour HTTP 429 Retry-After, and `{ok: false}` answers as typed errors.
 
 import { backOff } from 'exponential-backoff';
+import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 
 export const SLACK_API_URL = 'https://slack.com/api/';
@@ -193,7 +194,7 @@ export class SlackWebApi {
       const timedOut = signal.aborted || (error as { name?: string } | undefined)?.name === 'TimeoutError';
       const failure = timedOut
         ? new SlackApiError(method, 'timeout', `no answer within ${this.timeoutMs} ms`)
-        : new SlackApiError(method, 'unreachable', networkCause(error));
+        : new SlackApiError(method, 'unreachable', networkCode(error));
       throw new Attempt(failure, true);
     }
 
@@ -238,11 +239,4 @@ function detailOf(answer: Record<string, unknown>): string {
   const metadata = answer.response_metadata as { messages?: unknown } | undefined;
   const messages = Array.isArray(metadata?.messages) ? metadata.messages.filter((m) => typeof m === 'string') : [];
   return messages.slice(0, 3).join('; ');
-}
-
-function networkCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }

@@ -7,6 +7,7 @@ import { redact, redactDeep } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { CaseOutcome, IncidentCase } from '../../core/decision/incident-case';
 import type { Tier } from '../../core/decision/types';
+import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 
 export const SIGNATURE_HEADER = 'X-SRE-Agent-Signature';
@@ -239,7 +240,7 @@ export class GenericWebhook {
       const timedOut = signal.aborted || (error as { name?: string } | undefined)?.name === 'TimeoutError';
       const failure: WebhookFailure = timedOut
         ? { code: 'timeout', detail: `no answer within ${this.timeoutMs} ms` }
-        : { code: 'unreachable', detail: networkCause(error) };
+        : { code: 'unreachable', detail: networkCode(error) };
       throw new Attempt(failure, true);
     }
     const status = response.status;
@@ -261,11 +262,4 @@ export class GenericWebhook {
     }
     throw new Attempt({ code: 'rejected', detail, status }, false);
   }
-}
-
-function networkCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  if (cause && typeof cause.code === 'string') return cause.code;
-  if (cause && typeof cause.message === 'string') return cause.message;
-  return error instanceof Error ? error.message : String(error);
 }
