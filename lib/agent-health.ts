@@ -23,6 +23,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
+import { DELIVERY_METRIC, type DeliveryMetricName } from '../lambdas/handlers/delivery-metrics';
 import { ENVIRONMENT_DIMENSION, METRIC, METRICS_NAMESPACE, type MetricName } from '../lambdas/handlers/metrics';
 import type { AlertIngest } from './alert-ingest';
 import type { BaselineJob } from './baseline-job';
@@ -57,6 +58,7 @@ export interface HealthAlarms {
   readonly undeliveredBaselineRunsQueued: Alarm;
   readonly approvalTimeouts: Alarm;
   readonly llmFallbackRate: Alarm;
+  readonly notificationDeliveryFailures: Alarm;
   readonly alertWebhookErrors?: Alarm;
 }
 
@@ -81,7 +83,12 @@ export class AgentHealth extends Construct {
     if (config.alarmEmail) this.topic.addSubscription(new EmailSubscription(config.alarmEmail));
     const action = new SnsAction(this.topic);
 
-    const agentMetric = (name: MetricName, statistic: string, period = Duration.minutes(1), label?: string) =>
+    const agentMetric = (
+      name: MetricName | DeliveryMetricName,
+      statistic: string,
+      period = Duration.minutes(1),
+      label?: string,
+    ) =>
       new Metric({
         namespace: METRICS_NAMESPACE,
         metricName: name,
@@ -238,6 +245,16 @@ export class AgentHealth extends Construct {
         llmRate,
         { threshold: 0.5, comparison: ComparisonOperator.GREATER_THAN_THRESHOLD },
       ),
+      notificationDeliveryFailures: alarm(
+        'NotificationDeliveryFailuresAlarm',
+        'notification-delivery-failures',
+        'A notification could not be delivered to Slack, PagerDuty, Jira or the webhook in the last 5 minutes ' +
+          '(after retries), so someone may not have been told or paged. The alert-webhook and incident-notify logs ' +
+          'hold each failed notification in full: act on it by hand, then check the channel (token, routing key, ' +
+          'credentials, rate limits).',
+        agentMetric(DELIVERY_METRIC.NotificationDeliveryFailures, Stats.SUM, Duration.minutes(5)),
+        { threshold: 0, comparison: ComparisonOperator.GREATER_THAN_THRESHOLD },
+      ),
       ...(alertIngest
         ? {
             alertWebhookErrors: alarm(
@@ -258,8 +275,9 @@ export class AgentHealth extends Construct {
     });
     const graph = (title: string, left: IMetric[], right: IMetric[] = [], width = 8) =>
       new GraphWidget({ title, left, right, width, height: 6 });
-    const sum = (name: MetricName, label?: string) => agentMetric(name, Stats.SUM, Duration.minutes(1), label);
-    const sum5 = (name: MetricName) => agentMetric(name, Stats.SUM, Duration.minutes(5));
+    const sum = (name: MetricName | DeliveryMetricName, label?: string) =>
+      agentMetric(name, Stats.SUM, Duration.minutes(1), label);
+    const sum5 = (name: MetricName | DeliveryMetricName) => agentMetric(name, Stats.SUM, Duration.minutes(5));
     const machines: [string, IStateMachine][] = [
       ['tick', detectionLoop.stateMachine],
       ['incident', incidentWorkflow.stateMachine],
@@ -343,7 +361,17 @@ export class AgentHealth extends Construct {
         'External alerts',
         [sum5(METRIC.AlertsReceived), sum5(METRIC.AlertNotifications), sum5(METRIC.AlertsSuppressed)],
         [sum5(METRIC.AlertWebhooksRefused), sum5(METRIC.AlertStateConflicts)],
-        24,
+        12,
+      ),
+      graph(
+        'Notification delivery',
+        [sum5(DELIVERY_METRIC.NotificationsDelivered)],
+        [
+          sum5(DELIVERY_METRIC.NotificationDeliveryFailures),
+          sum5(DELIVERY_METRIC.NotificationsUndelivered),
+          sum5(DELIVERY_METRIC.AlertManagerUpdateFailures),
+        ],
+        12,
       ),
     );
   }

@@ -1,19 +1,24 @@
 // Alert ingestion: the public endpoint Prometheus Alertmanager and Nightingale post their webhooks to, the function
-// behind it, the secret each engine authenticates with, and the table the alert manager keeps its state in.
+// behind it, the secret each engine authenticates with, the table the alert manager keeps its state (and the Slack
+// threads of its groups) in, and the one-minute schedule that runs its time-driven checks (flapping, heartbeats).
 
 import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import type { LoadedConfig } from '../lambdas/adapters/config-files';
 import { ALERT_STATE_TABLE } from '../lambdas/adapters/dynamodb/alert-state-store';
+import { ALERT_STATE_TTL_ATTRIBUTE } from '../lambdas/adapters/dynamodb/alert-thread-store';
 import { WEBHOOK_ROUTES, type WebhookRouteName } from '../lambdas/adapters/http/webhook-auth';
 import { AgentFunction, type LogLevel, retentionOf } from './agent-function';
+import { grantNotificationSecrets } from './notification-access';
 
 /** The handler tells the engines apart by these paths (WEBHOOK_ROUTES). */
 const routePath = (name: WebhookRouteName): string => `/alerts/${name}`;
@@ -48,11 +53,17 @@ export interface AlertIngestProps {
 /**
  * An HTTP API with two routes, one per engine, in front of one function. The engines authenticate with secrets
  * generated here (never typed into a config file): Alertmanager sends one as a bearer token, Nightingale signs
- * each body with the other. The alert manager's state is one item of its own table, written conditionally.
+ * each body with the other. The alert manager's state is one item of its own table, written conditionally; the
+ * same function delivers the notifications it decides, and an EventBridge rule invokes it every minute for the
+ * checks that depend on time alone.
  */
 export class AlertIngest extends Construct {
   readonly table: Table;
   readonly webhook: AgentFunction;
+  /** Invokes the webhook function every minute with a scheduled event: settled flapping alerts, lost heartbeats. */
+  readonly minuteCheck: Rule;
+  /** Secrets the function reads to deliver notifications (bot token, integrations), by name. */
+  readonly notificationSecrets: readonly string[];
   /** The bearer token Alertmanager sends (`http_config.authorization.credentials_file`). */
   readonly alertmanagerToken: Secret;
   /** The HMAC-SHA256 key Nightingale's deliveries are signed with. */
@@ -73,6 +84,8 @@ export class AlertIngest extends Construct {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       deletionProtection: protectData,
       removalPolicy,
+      // Slack thread items age out; the state item carries no expiry and stays.
+      timeToLiveAttribute: ALERT_STATE_TTL_ATTRIBUTE,
     });
 
     // Generated rather than named in the config: nobody has to invent one, and it exists before the first request.
@@ -97,12 +110,16 @@ export class AlertIngest extends Construct {
       logLevel: props.logLevel,
       logRemovalPolicy: removalPolicy,
       handler: 'alert-webhook',
-      description: 'Alerts: authenticates Alertmanager and Nightingale webhooks and feeds the alert manager',
+      description: 'Alerts: authenticates webhooks, feeds the alert manager, delivers its notifications; minute checks',
       // Parsing and deciding a large delivery is CPU work; memory buys the CPU and a quicker cold start.
       memorySize: 1024,
-      // Alertmanager waits for the answer; a few conditional-write retries fit easily.
-      timeout: Duration.seconds(15),
+      // Alertmanager waits for the answer, and API Gateway for at most 30 s: the state's conditional-write retries
+      // and the delivery (its own 10 s deadline) fit, with room for a cold start.
+      timeout: Duration.seconds(25),
+      // Only the schedule invokes it asynchronously, and the next minute's check does whatever a failed one missed.
+      retryAttempts: 0,
     });
+    // The state item, and the Slack thread items beside it: read and written whole, never updated or deleted.
     this.webhook.bindTable('ALERT_STATE_TABLE', this.table, { actions: ['GetItem', 'PutItem'] });
     this.webhook.addEnvironment(WEBHOOK_ROUTES.alertmanager.secretVariable, this.alertmanagerToken.secretArn);
     this.webhook.addEnvironment(WEBHOOK_ROUTES.n9e.secretVariable, this.nightingaleSigningKey.secretArn);
@@ -112,6 +129,18 @@ export class AlertIngest extends Construct {
         resources: [this.alertmanagerToken.secretArn, this.nightingaleSigningKey.secretArn],
       }),
     );
+
+    this.notificationSecrets = grantNotificationSecrets(this, this.webhook, agent.config);
+
+    this.minuteCheck = new Rule(this, 'AlertMinuteCheck', {
+      description: 'Alert manager minute check: flapping alerts that settled, missing heartbeats',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [
+        // The scheduled event itself is the input: the function tells it from a webhook by its missing HTTP fields.
+        // A check older than two minutes is superseded by the next one, so it is dropped rather than retried late.
+        new LambdaFunction(this.webhook, { maxEventAge: Duration.minutes(2), retryAttempts: 2 }),
+      ],
+    });
 
     // Anyone on the internet can reach the API: the secrets are the authentication, the function refuses bodies
     // over 1 MB, and the stage throttle caps what a flood of forgeries costs.

@@ -18,6 +18,7 @@ import { aslDefinition } from './asl-definition';
 import type { AuditTrail } from './audit-trail';
 import { DeployEvents } from './deploy-events';
 import { decideTimeout, describeClusterStatement, diagnosisStatements } from './diagnosis-access';
+import { grantNotificationSecrets } from './notification-access';
 import { WorkBucket } from './work-bucket';
 
 export const INCIDENT_DEFINITION_FILE = join(PROJECT_ROOT, 'state-machines', 'incident.asl.json');
@@ -37,6 +38,11 @@ export interface IncidentWorkflowProps {
   readonly requestApproval: IFunction;
   /** The function that marks a decision timed out or closed and updates its Slack message. */
   readonly closeApproval: IFunction;
+  /**
+   * The alert manager's state table (AlertIngest): the notices tell the alert manager of each incident and reply in
+   * the Slack threads kept there.
+   */
+  readonly alertState: ITable;
   /**
    * Powertools log level of the functions.
    * @default 'INFO'
@@ -59,6 +65,8 @@ export class IncidentWorkflow extends Construct {
   readonly remediate: AgentFunction;
   /** Outcome, diagnosis-only report, page, rejection, escalation and failure notices. */
   readonly notify: AgentFunction;
+  /** Secrets the notify function reads to deliver notices (bot token, integrations), by name. */
+  readonly notificationSecrets: readonly string[];
   readonly stateMachine: StateMachine;
 
   constructor(scope: Construct, id: string, props: IncidentWorkflowProps) {
@@ -119,9 +127,14 @@ export class IncidentWorkflow extends Construct {
       ...common,
       handler: 'incident-notify',
       description: 'Incident workflow: outcome, report, page, rejection, escalation and failure notices',
-      timeout: Duration.seconds(30),
+      // The alert manager's notifications (a 10 s delivery deadline), then the notice (integrations.deadlineMs, at
+      // most 25 s): with the state update and a cold start, well inside a minute.
+      timeout: Duration.seconds(60),
     });
     audit.grantAppend(this.notify);
+    // The alert manager's state item and the Slack thread items beside it: read and written whole.
+    this.notify.bindTable('ALERT_STATE_TABLE', props.alertState, { actions: ['GetItem', 'PutItem'] });
+    this.notificationSecrets = grantNotificationSecrets(this, this.notify, config, { webhook: true });
 
     const executionLogs = new LogGroup(this, 'IncidentExecutionLogs', {
       logGroupName: `/aws/vendedlogs/states/${Stack.of(this).stackName}-incident`,

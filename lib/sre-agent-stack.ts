@@ -58,6 +58,8 @@ export class SreAgentStack extends Stack {
         logRemovalPolicy: removalPolicy,
       });
     }
+    // Before the workflow: its notices feed the alert manager whose state table this creates.
+    this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData });
     this.incidentWorkflow = new IncidentWorkflow(this, 'IncidentWorkflow', {
       agent,
       tables: this.tables,
@@ -66,6 +68,7 @@ export class SreAgentStack extends Stack {
       deployEvents: this.deployEvents?.table,
       requestApproval: this.approvals.requestApproval,
       closeApproval: this.approvals.closeApproval,
+      alertState: this.alertIngest.table,
       logRemovalPolicy: removalPolicy,
     });
     const cluster = agent.config.cluster;
@@ -92,7 +95,6 @@ export class SreAgentStack extends Stack {
       logRemovalPolicy: removalPolicy,
     });
 
-    this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData });
     this.health = new AgentHealth(this, 'Health', {
       agent,
       detectionLoop: this.detectionLoop,

@@ -1,12 +1,21 @@
 // Lambda behind POST /alerts/alertmanager and POST /alerts/n9e (API Gateway HTTP API): authenticates the alert
 // engine before reading anything, checks size and shape, and feeds every alert of the delivery to the alert
-// manager, whose state is one versioned DynamoDB item. The decisions, and the notifications among them, are the
-// answer and are logged; delivering the notifications to Slack, PagerDuty and tickets is not this function's job.
+// manager, whose state is one versioned DynamoDB item. The notifications it decides are then delivered (Slack
+// threads, PagerDuty, Jira) and listed in the answer. The same function runs the alert manager's minute check:
+// an EventBridge schedule invokes it with a scheduled event (no HTTP fields), which runs the time-driven work
+// (flapping alerts settling, missing heartbeats) and delivers what that decides.
 //
 // Answers: 401 when the engine is not authenticated, 413 for a body over 1 MB, 400 for a body that is not JSON or
 // not the engine's webhook (the message names the field), 404 for another path, 200 with the decisions. Anything
 // else (DynamoDB, Secrets Manager) fails the invocation, and API Gateway answers 500: Alertmanager retries 5xx
-// deliveries and never 4xx ones, which is why a bad request is never a 5xx here.
+// deliveries and never 4xx ones, which is why a bad request is never a 5xx here. A channel that cannot be reached
+// never fails the invocation: the state is already committed, so a retry would only find duplicates.
+//
+// Delivery comes after the commit, never before: a decision is final only once its state is stored (a lost race
+// decides again on another delivery's state, possibly differently), and once stored, a retried webhook or a
+// repeated schedule event finds its alerts already known and decides nothing new. A notification is therefore
+// delivered at most once; the price is that a crash between the commit and the delivery loses it, which the
+// function's error alarm and the logged decisions make visible.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -22,6 +31,7 @@ import {
   WEBHOOK_ROUTES,
   type WebhookAuthFailure,
 } from '../adapters/http/webhook-auth';
+import type { DeliveryReport } from '../adapters/notify/alert-delivery';
 import { headerValue } from '../adapters/slack/signature';
 import {
   type AlertDecision,
@@ -39,6 +49,7 @@ import {
   WebhookFormatError,
 } from '../core/alerting/webhooks';
 import { ServiceGraph } from '../core/topology';
+import { ALERT_STATE_VARIABLE, alertDelivery, recordDelivery, slackThreads } from './delivery-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { bundledConfig, dynamoClient, logger, readSecret, requiredEnv } from './runtime';
 
@@ -52,7 +63,9 @@ const managerOptions: AlertManagerOptions = {
   changeFreezes: config.guardrails.changeFreezes,
 };
 const metrics = agentMetrics(config.environment);
-const store = new DynamoAlertStateStore(dynamoClient(), requiredEnv('ALERT_STATE_TABLE'));
+const store = new DynamoAlertStateStore(dynamoClient(), requiredEnv(ALERT_STATE_VARIABLE));
+// Alertmanager waits for the answer and API Gateway gives up after 30 s: delivery gets a third of that.
+const delivery = alertDelivery(config, slackThreads(config), { deadlineMs: 10_000 });
 
 /** The parts of an API Gateway proxy event (HTTP API payload 2.0, or REST) this function reads. */
 export interface WebhookEvent {
@@ -65,6 +78,10 @@ export interface WebhookEvent {
     readonly http?: { readonly path?: string; readonly sourceIp?: string };
     readonly identity?: { readonly sourceIp?: string };
   };
+  /** EventBridge's fields: a scheduled event has `detail-type` "Scheduled Event" and source "aws.events". */
+  readonly source?: string;
+  readonly 'detail-type'?: string;
+  readonly time?: string;
 }
 
 export interface WebhookResult {
@@ -97,9 +114,30 @@ export interface WebhookSummary {
   /** Everything to send: the delivery's own, and those time released (a flapping alert settling, a lost heartbeat). */
   readonly notifications: readonly Notification[];
   readonly stateVersion?: number;
+  /** How the notifications were delivered. */
+  readonly delivery?: DeliverySummary;
+}
+
+/** Channel deliveries of a batch, counted (the log has each one). */
+export interface DeliverySummary {
+  readonly delivered: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly undelivered: number;
+}
+
+/** The answer to a scheduled invocation (EventBridge ignores it; the log and tests read it). */
+export interface ScheduledSummary {
+  readonly scheduled: true;
+  /** False when no state was stored yet: nothing can be held or missing before the first delivery. */
+  readonly checked: boolean;
+  readonly notifications: readonly Notification[];
+  readonly stateVersion?: number;
+  readonly delivery?: DeliverySummary;
 }
 
 export const handler = middy(async (event: WebhookEvent): Promise<WebhookResult> => {
+  if (isScheduledEvent(event)) return runMinuteCheck();
   const path = event.rawPath ?? event.requestContext?.http?.path ?? event.path ?? '';
   const sourceIp = event.requestContext?.http?.sourceIp ?? event.requestContext?.identity?.sourceIp;
   const route = routeOf(path);
@@ -153,6 +191,7 @@ export const handler = middy(async (event: WebhookEvent): Promise<WebhookResult>
   count(metrics, METRIC.AlertsSuppressed, summary.suppressed);
   count(metrics, METRIC.AlertStateConflicts, update.conflicts);
   for (const notification of summary.notifications) logger.info('alert notification', { notification });
+  const delivered = await deliver(summary.notifications);
   logger.info('alert webhook handled', {
     ...seen,
     received: summary.received,
@@ -161,11 +200,85 @@ export const handler = middy(async (event: WebhookEvent): Promise<WebhookResult>
     notifications: summary.notifications.length,
     stateVersion: update.version,
     conflicts: update.conflicts,
+    ...(delivered ? { delivery: delivered } : {}),
   });
-  return respond(200, summary);
+  return respond(200, { ...summary, ...(delivered ? { delivery: delivered } : {}) });
 })
   .use(injectLambdaContext(logger))
   .use(publishMetrics(metrics));
+
+/** An EventBridge scheduled event: none of the HTTP fields, and EventBridge's own. */
+export function isScheduledEvent(event: WebhookEvent): boolean {
+  const http = event.rawPath !== undefined || event.path !== undefined || event.requestContext !== undefined;
+  return !http && event['detail-type'] === 'Scheduled Event' && event.source === 'aws.events';
+}
+
+/**
+ * The alert manager's time-driven work, once a minute: releases flapping alerts that have settled, notices missing
+ * heartbeats and forgets what can no longer matter; commits, then delivers what that decided.
+ */
+async function runMinuteCheck(): Promise<WebhookResult> {
+  if (!(await store.load())) {
+    logger.info('alert minute check: no state stored yet');
+    count(metrics, METRIC.AlertNotifications, 0);
+    return respond(200, { scheduled: true, checked: false, notifications: [] } satisfies ScheduledSummary);
+  }
+  const now = Date.now();
+  const update = await updateAlertState(store, (current) => {
+    const manager = current ? AlertManager.restore(current, managerOptions) : new AlertManager(managerOptions);
+    // As the replay runs them: tick also checks the heartbeats, so the second call only finds what the first left.
+    const notifications = [...manager.tick(now), ...manager.checkHeartbeats(now)];
+    return { snapshot: manager.snapshot(), result: notifications };
+  });
+  const notifications = update.result;
+  count(metrics, METRIC.AlertNotifications, notifications.length);
+  count(metrics, METRIC.AlertStateConflicts, update.conflicts);
+  for (const notification of notifications) logger.info('alert notification', { notification });
+  const delivered = await deliver(notifications);
+  const summary: ScheduledSummary = {
+    scheduled: true,
+    checked: true,
+    notifications,
+    stateVersion: update.version,
+    ...(delivered ? { delivery: delivered } : {}),
+  };
+  logger.info('alert minute check done', {
+    notifications: notifications.length,
+    stateVersion: update.version,
+    conflicts: update.conflicts,
+    ...(delivered ? { delivery: delivered } : {}),
+  });
+  return respond(200, summary);
+}
+
+/** Delivers committed notifications; counts and logs how it went. Never throws: the state is already stored. */
+async function deliver(notifications: readonly Notification[]): Promise<DeliverySummary | undefined> {
+  if (notifications.length === 0) {
+    recordDelivery(metrics, emptyReport, notifications);
+    return undefined;
+  }
+  let report: DeliveryReport;
+  try {
+    report = await delivery.deliver(notifications);
+  } catch (error) {
+    // AlertDelivery reports failures rather than throwing; this is the last line against a bug in it.
+    logger.error('alert notification delivery threw', { error, notifications });
+    recordDelivery(metrics, emptyReport, notifications, {
+      failed: notifications.length,
+      undelivered: notifications.length,
+    });
+    return { delivered: 0, failed: notifications.length, skipped: 0, undelivered: notifications.length };
+  }
+  recordDelivery(metrics, report, notifications);
+  return {
+    delivered: report.delivered,
+    failed: report.failed,
+    skipped: report.skipped,
+    undelivered: report.undelivered,
+  };
+}
+
+const emptyReport: DeliveryReport = { notifications: [], delivered: 0, failed: 0, skipped: 0, undelivered: 0 };
 
 /** The route a path names; a stage prefix (`/prod/alerts/n9e`, on a named stage) is allowed. */
 function routeOf(path: string): RouteName | undefined {

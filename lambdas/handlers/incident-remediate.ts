@@ -1,6 +1,7 @@
 // Lambda: Remediate, VerifyRecovery and UndoRemediation, the only steps that may change a cluster. Every
 // request to the API server is appended to the incident's audit chain, and the case is recorded after each
-// change so the incident shows what was done while verification is still running.
+// change so the incident shows what was done while verification is still running. The actions' results and the
+// recovery verdicts are counted for the agent's health dashboard.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -17,11 +18,14 @@ import {
   incidentStore,
   snapshotStore,
 } from './incident-runtime';
+import { agentMetrics, publishMetrics } from './metrics';
 import { bundledConfig, logger } from './runtime';
+import { countSteps, remediationCounts } from './workflow-metrics';
 
 const { config, playbooks } = bundledConfig();
 const { graph, denyList } = decideDeps(config, playbooks);
 const audit = auditLog();
+const metrics = agentMetrics(config.environment);
 const decisions = decisionStore();
 // One invocation at a time per container: the buffer holds exactly this step's requests.
 const exchanges: KubeExchange[] = [];
@@ -54,6 +58,7 @@ export const handler = middy(async (event: { step: string; case: IncidentCase })
   } finally {
     await auditExchanges(audit, event.case.incidentId, event.step, exchanges.splice(0));
   }
+  countSteps(metrics, remediationCounts(event.step, result));
   await auditStep(audit, event.step, result, new Date().toISOString());
   await audit.flush();
   if (event.step !== 'VerifyRecovery') await decisions.record(result);
@@ -65,4 +70,6 @@ export const handler = middy(async (event: { step: string; case: IncidentCase })
     undo: result.undo,
   });
   return result;
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));

@@ -6,6 +6,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import type { Alarm } from 'aws-cdk-lib/aws-cloudwatch';
+import { DELIVERY_METRIC } from '../../lambdas/handlers/delivery-metrics';
 import { METRIC, METRICS_NAMESPACE } from '../../lambdas/handlers/metrics';
 import { type HealthAlarms, SLOW_SCORING_SHARE } from '../../lib/agent-health';
 import { copyConfigDir, type Resource, resourcesOfType, type Synthesized, synthesize } from './synth';
@@ -41,7 +42,7 @@ describe('alarms', () => {
     const { resources, stack, logicalId } = prod;
     const alarms = resourcesOfType(resources, 'AWS::CloudWatch::Alarm');
     expect(alarms.length).toBe(Object.keys(stack.health.alarms).length);
-    expect(alarms.length).toBe(11);
+    expect(alarms.length).toBe(12);
     const names = new Set<unknown>();
     for (const [, alarm] of alarms) {
       const properties = alarm.Properties;
@@ -172,6 +173,21 @@ describe('alarms', () => {
       ComparisonOperator: 'GreaterThanThreshold',
     });
   });
+
+  it('notification delivery failures: any channel delivery that failed after retries in 5 minutes', () => {
+    expect(alarmOf(prod, 'notificationDeliveryFailures')).toMatchObject({
+      AlarmName: 'SreAgent-prod-notification-delivery-failures',
+      Namespace: METRICS_NAMESPACE,
+      MetricName: DELIVERY_METRIC.NotificationDeliveryFailures,
+      Dimensions: agentDimension,
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
 });
 
 describe('alarm topic', () => {
@@ -242,6 +258,15 @@ describe('dashboard', () => {
       ['Dead-letter queues (messages visible)', ['ApproximateNumberOfMessagesVisible']],
       ['Workflow executions', ['ExecutionsStarted', 'ExecutionsFailed']],
       ['External alerts', [METRIC.AlertsReceived, METRIC.AlertNotifications, METRIC.AlertsSuppressed]],
+      [
+        'Notification delivery',
+        [
+          DELIVERY_METRIC.NotificationsDelivered,
+          DELIVERY_METRIC.NotificationDeliveryFailures,
+          DELIVERY_METRIC.NotificationsUndelivered,
+          DELIVERY_METRIC.AlertManagerUpdateFailures,
+        ],
+      ],
     ];
     for (const [title, names] of expected) {
       expect({ title, present: titled(title) !== undefined }).toEqual({ title, present: true });
@@ -255,7 +280,7 @@ describe('dashboard', () => {
 
   it('shows the state of every alarm', () => {
     const status = widgets(prod).find((widget) => widget.type === 'alarm');
-    expect(status?.properties.alarms).toHaveLength(11);
+    expect(status?.properties.alarms).toHaveLength(12);
     prod.template.hasOutput('HealthDashboardName', {});
   });
 });

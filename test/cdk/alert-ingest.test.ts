@@ -1,10 +1,12 @@
 // The AlertIngest construct in small stacks of its own: the two webhook routes to one function, the state table's
-// protection, the generated secrets, exactly what the function may do, and the throttled, logged stage.
+// protection and TTL, the generated secrets, exactly what the function may do (the engines' secrets, and the Slack
+// bot token only when approvals are configured), the throttled, logged stage, and the one-minute check schedule.
 
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadEnvironmentConfig } from '../../lambdas/adapters/config-files';
 import { ALERT_STATE_TABLE } from '../../lambdas/adapters/dynamodb/alert-state-store';
+import { ALERT_STATE_TTL_ATTRIBUTE } from '../../lambdas/adapters/dynamodb/alert-thread-store';
 import { WEBHOOK_ROUTES } from '../../lambdas/adapters/http/webhook-auth';
 import { ALERTMANAGER_PATH, AlertIngest, NIGHTINGALE_PATH } from '../../lib/alert-ingest';
 import { CDK_JSON_CONTEXT } from './synth';
@@ -16,6 +18,7 @@ const agent = loadEnvironmentConfig('prod');
 const env = { account: '123456789012', region: 'ap-northeast-1' };
 let prod: { stack: Stack; construct: AlertIngest; template: Template };
 let dev: Template;
+let withoutApprovals: { stack: Stack; construct: AlertIngest; template: Template };
 
 beforeAll(() => {
   const app = new App({ context: CDK_JSON_CONTEXT });
@@ -23,8 +26,14 @@ beforeAll(() => {
   const construct = new AlertIngest(prodStack, 'AlertIngest', { agent });
   const devStack = new Stack(app, 'AlertsDev', { env });
   new AlertIngest(devStack, 'AlertIngest', { agent, protectData: false, throttleRateLimit: 5 });
+  const bare = new Stack(app, 'AlertsWithoutApprovals', { env });
+  const bareConstruct = new AlertIngest(bare, 'AlertIngest', {
+    agent: { ...agent, config: { ...agent.config, approvals: undefined } },
+  });
+  // Every stack exists before the first synth (Template.fromStack synthesizes the whole app).
   prod = { stack: prodStack, construct, template: Template.fromStack(prodStack) };
   dev = Template.fromStack(devStack);
+  withoutApprovals = { stack: bare, construct: bareConstruct, template: Template.fromStack(bare) };
 });
 
 const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
@@ -32,10 +41,10 @@ const idOf = (construct: { node: { defaultChild?: unknown } }) =>
   prod.stack.getLogicalId(construct.node.defaultChild as never);
 
 /** [action, resource] pairs the webhook function's role is allowed, sorted. */
-function grants(): [string, unknown][] {
-  const roleId = idOf(prod.construct.webhook.role as never);
+function grants(of: { stack: Stack; construct: AlertIngest; template: Template } = prod): [string, unknown][] {
+  const roleId = of.stack.getLogicalId(of.construct.webhook.role?.node.defaultChild as never);
   const found: [string, unknown][] = [];
-  for (const policy of Object.values(prod.template.findResources('AWS::IAM::Policy')) as { Properties: Json }[]) {
+  for (const policy of Object.values(of.template.findResources('AWS::IAM::Policy')) as { Properties: Json }[]) {
     const roles = policy.Properties.Roles as Json[];
     if (!roles.some((role) => JSON.stringify(role) === JSON.stringify({ Ref: roleId }))) continue;
     for (const statement of (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement) {
@@ -100,7 +109,7 @@ describe('the webhook function', () => {
       Runtime: 'nodejs22.x',
       Architectures: ['arm64'],
       MemorySize: 1024,
-      Timeout: 15,
+      Timeout: 25,
       TracingConfig: { Mode: 'Active' },
     });
     expect((fn.Properties.Environment as { Variables: Json }).Variables).toMatchObject({
@@ -110,7 +119,7 @@ describe('the webhook function', () => {
     });
   });
 
-  it('may get and put items of the alert-state table and read its two secrets, nothing more', () => {
+  it('may get and put items of the alert-state table, read its two secrets and the Slack bot token, nothing more', () => {
     const tableArn = { 'Fn::GetAtt': [idOf(prod.construct.table), 'Arn'] };
     const nonLogs = grants().filter(([action]) => !action.startsWith('logs:') && !action.startsWith('xray:'));
     expect(nonLogs).toEqual(
@@ -119,8 +128,14 @@ describe('the webhook function', () => {
         ['dynamodb:PutItem', tableArn],
         ['secretsmanager:GetSecretValue', { Ref: idOf(prod.construct.alertmanagerToken) }],
         ['secretsmanager:GetSecretValue', { Ref: idOf(prod.construct.nightingaleSigningKey) }],
+        // Slack delivery goes through the approvals app's bot, by the secret's name.
+        [
+          'secretsmanager:GetSecretValue',
+          `arn:aws:secretsmanager:${env.region}:${env.account}:secret:sre-agent/prod/slack-bot-token-??????`,
+        ],
       ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
     );
+    expect(prod.construct.notificationSecrets).toEqual(['sre-agent/prod/slack-bot-token']);
     const logGroupArn = {
       'Fn::GetAtt': [prod.stack.getLogicalId(prod.construct.webhook.logGroup.node.defaultChild as never), 'Arn'],
     };
@@ -128,6 +143,46 @@ describe('the webhook function', () => {
       ['logs:CreateLogStream', logGroupArn],
       ['logs:PutLogEvents', logGroupArn],
     ]);
+  });
+
+  it('without approvals there is no Slack bot to deliver through, and no token to read', () => {
+    const secrets = grants(withoutApprovals).filter(([action]) => action === 'secretsmanager:GetSecretValue');
+    expect(secrets).toHaveLength(2);
+    expect(JSON.stringify(secrets)).not.toContain('slack-bot-token');
+    expect(withoutApprovals.construct.notificationSecrets).toEqual([]);
+  });
+
+  it('is not retried when a scheduled check fails: the next minute does its work', () => {
+    prod.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: idOf(prod.construct.webhook) },
+      MaximumRetryAttempts: 0,
+    });
+  });
+});
+
+describe('the minute check', () => {
+  it('an EventBridge rule invokes the webhook function every minute with the scheduled event itself', () => {
+    prod.template.resourceCountIs('AWS::Events::Rule', 1);
+    const [rule] = Object.values(prod.template.findResources('AWS::Events::Rule')) as { Properties: Json }[];
+    expect(rule.Properties).toMatchObject({ ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    const targets = rule.Properties.Targets as Json[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]).toMatchObject({
+      Arn: { 'Fn::GetAtt': [idOf(prod.construct.webhook), 'Arn'] },
+      RetryPolicy: { MaximumEventAgeInSeconds: 120, MaximumRetryAttempts: 2 },
+    });
+    // No Input or InputTransformer: the function recognises the scheduled event by its fields.
+    expect(targets[0].Input).toBeUndefined();
+    expect(targets[0].InputTransformer).toBeUndefined();
+  });
+
+  it('EventBridge may invoke the function, from this rule only', () => {
+    prod.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': [idOf(prod.construct.webhook), 'Arn'] },
+      Principal: 'events.amazonaws.com',
+      SourceArn: { 'Fn::GetAtt': [idOf(prod.construct.minuteCheck), 'Arn'] },
+    });
   });
 });
 
@@ -142,6 +197,8 @@ describe('state and secrets', () => {
         BillingMode: 'PAY_PER_REQUEST',
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: true,
+        // The Slack thread items expire; the state item has no such attribute.
+        TimeToLiveSpecification: { AttributeName: ALERT_STATE_TTL_ATTRIBUTE, Enabled: true },
       },
     });
     dev.hasResource('AWS::DynamoDB::Table', {
