@@ -6,6 +6,7 @@ import { CfnOutput, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { AttributeType, BillingMode, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -33,6 +34,11 @@ export interface AlertIngestProps {
    * @default true
    */
   readonly protectData?: boolean;
+  /**
+   * The detection loop's incidents table: the minute check reads the incidents the alert manager still counts as
+   * firing, so a group opened by an incident resolves when the incident does, remediated or not.
+   */
+  readonly incidents?: ITable;
   /**
    * Steady-state requests per second the endpoint accepts before answering 429 (Alertmanager retries those).
    * @default 20
@@ -121,6 +127,7 @@ export class AlertIngest extends Construct {
     });
     // The state item, and the Slack thread items beside it: read and written whole, never updated or deleted.
     this.webhook.bindTable('ALERT_STATE_TABLE', this.table, { actions: ['GetItem', 'PutItem'] });
+    if (props.incidents) this.webhook.bindTable('INCIDENTS_TABLE', props.incidents, { actions: ['GetItem'] });
     this.webhook.addEnvironment(WEBHOOK_ROUTES.alertmanager.secretVariable, this.alertmanagerToken.secretArn);
     this.webhook.addEnvironment(WEBHOOK_ROUTES.n9e.secretVariable, this.nightingaleSigningKey.secretArn);
     this.webhook.addToRolePolicy(

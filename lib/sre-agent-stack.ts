@@ -59,7 +59,7 @@ export class SreAgentStack extends Stack {
       });
     }
     // Before the workflow: its notices feed the alert manager whose state table this creates.
-    this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData });
+    this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData, incidents: this.tables.incidents });
     this.incidentWorkflow = new IncidentWorkflow(this, 'IncidentWorkflow', {
       agent,
       tables: this.tables,

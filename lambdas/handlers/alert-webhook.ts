@@ -20,6 +20,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { DynamoAlertStateStore, updateAlertState } from '../adapters/dynamodb/alert-state-store';
+import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import {
   AUTHORIZATION_HEADER,
   type WebhookRouteName as RouteName,
@@ -48,6 +49,7 @@ import {
   normaliseNightingaleEvents,
   WebhookFormatError,
 } from '../core/alerting/webhooks';
+import type { Incident } from '../core/cognition/incident';
 import { ServiceGraph } from '../core/topology';
 import { ALERT_STATE_VARIABLE, alertDelivery, recordDelivery, slackThreads } from './delivery-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
@@ -64,6 +66,9 @@ const managerOptions: AlertManagerOptions = {
 };
 const metrics = agentMetrics(config.environment);
 const store = new DynamoAlertStateStore(dynamoClient(), requiredEnv(ALERT_STATE_VARIABLE));
+const incidents = process.env.INCIDENTS_TABLE
+  ? new DynamoIncidentStore(dynamoClient(), process.env.INCIDENTS_TABLE)
+  : undefined;
 // Alertmanager waits for the answer and API Gateway gives up after 30 s: delivery gets a third of that.
 const delivery = alertDelivery(config, slackThreads(config), { deadlineMs: 10_000 });
 
@@ -224,10 +229,16 @@ async function runMinuteCheck(): Promise<WebhookResult> {
     return respond(200, { scheduled: true, checked: false, notifications: [] } satisfies ScheduledSummary);
   }
   const now = Date.now();
+  const resolved = await resolvedIncidents();
   const update = await updateAlertState(store, (current) => {
     const manager = current ? AlertManager.restore(current, managerOptions) : new AlertManager(managerOptions);
+    const told: Notification[] = [];
+    for (const incident of resolved) {
+      const decision = manager.incident({ incident }, now);
+      if (decision.action === 'notify') told.push(decision.notification);
+    }
     // As the replay runs them: tick also checks the heartbeats, so the second call only finds what the first left.
-    const notifications = [...manager.tick(now), ...manager.checkHeartbeats(now)];
+    const notifications = [...told, ...manager.tick(now), ...manager.checkHeartbeats(now)];
     return { snapshot: manager.snapshot(), result: notifications };
   });
   const notifications = update.result;
@@ -249,6 +260,31 @@ async function runMinuteCheck(): Promise<WebhookResult> {
     ...(delivered ? { delivery: delivered } : {}),
   });
   return respond(200, summary);
+}
+
+/**
+ * Incidents the alert manager still counts as firing that the detection loop has resolved since: without this a
+ * group opened by an incident nobody remediated would never resolve. A read that fails is retried next minute.
+ */
+async function resolvedIncidents(): Promise<Pick<Incident, 'id' | 'status' | 'services'>[]> {
+  if (!incidents) return [];
+  const state = await store.load();
+  const firing = (state?.snapshot.incidents ?? [])
+    .filter(([, entry]) => entry.effective === 'firing')
+    .map(([id]) => id);
+  const found = await Promise.all(
+    firing.map(async (id) => {
+      try {
+        return await incidents.get(id);
+      } catch (error) {
+        logger.warn('alert minute check: cannot read incident', { incidentId: id, error: (error as Error).message });
+        return undefined;
+      }
+    }),
+  );
+  return found
+    .filter((i): i is Incident => i?.status === 'resolved')
+    .map((i) => ({ id: i.id, status: i.status, services: i.services }));
 }
 
 /** Delivers committed notifications; counts and logs how it went. Never throws: the state is already stored. */

@@ -9,8 +9,16 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { loadEnvironmentConfig } from '../../lambdas/adapters/config-files';
-import { ALERT_STATE_TABLE, DynamoAlertStateStore } from '../../lambdas/adapters/dynamodb/alert-state-store';
+import {
+  ALERT_STATE_TABLE,
+  DynamoAlertStateStore,
+  updateAlertState,
+} from '../../lambdas/adapters/dynamodb/alert-state-store';
 import { DynamoAlertThreadStore } from '../../lambdas/adapters/dynamodb/alert-thread-store';
+import { DynamoIncidentStore } from '../../lambdas/adapters/dynamodb/incident-store';
+import { AlertManager, type AlertManagerOptions } from '../../lambdas/core/alerting/alert-manager';
+import type { Incident } from '../../lambdas/core/cognition/incident';
+import { ServiceGraph } from '../../lambdas/core/topology';
 import type {
   ScheduledSummary,
   WebhookEvent,
@@ -68,6 +76,7 @@ beforeAll(async () => {
   };
   process.env.SRE_AGENT_BUNDLED_CONFIG = JSON.stringify({ config: { ...config, integrations }, catalog, playbooks });
   process.env.ALERT_STATE_TABLE = tableName;
+  process.env.INCIDENTS_TABLE = dynamo.tables.incidents;
   process.env.ALERTMANAGER_TOKEN_SECRET = TOKEN_SECRET;
   process.env.N9E_SIGNING_SECRET = N9E_SECRET;
   process.env.SLACK_API_URL = slack.apiUrl;
@@ -297,3 +306,45 @@ describe('the minute check', () => {
     expect(pagerDuty.events()).toEqual([expect.objectContaining({ event_action: 'resolve', dedup_key: lost.groupId })]);
   });
 });
+
+describe('the minute check and the detection loop', () => {
+  it('resolves a group opened by an incident once the loop has resolved the incident, remediated or not', async () => {
+    const incidents = new DynamoIncidentStore(dynamo.client, dynamo.tables.incidents);
+    const opened = new Date(Date.now()).toISOString();
+    const incident: Incident = {
+      id: 'inc-minute-check-redis-cache',
+      status: 'open',
+      kind: 'anomaly',
+      openedAt: opened,
+      updatedAt: opened,
+      lastAnomalyAt: opened,
+      services: ['redis-cache'],
+      signals: [],
+      version: 1,
+    };
+    await incidents.create(incident);
+    // The incident workflow told the alert manager (a HIGH incident opens a group of its own).
+    await updateAlertState(store, (current) => {
+      const manager = current ? AlertManager.restore(current, managerOptions()) : new AlertManager(managerOptions());
+      manager.incident({ incident, rootCause: { service: 'redis-cache' }, tier: 'HIGH' }, Date.now());
+      return { snapshot: manager.snapshot(), result: undefined };
+    });
+    slack.reset();
+    pagerDuty.reset();
+    const effective = async () =>
+      new Map((await store.load())?.snapshot.incidents ?? []).get(incident.id)?.effective ?? 'unknown';
+    // Still open in the loop: the alert manager keeps it firing.
+    await minuteCheck();
+    expect(await effective()).toBe('firing');
+
+    // Resolved by the loop: the next minute's check tells the alert manager, which lets its group resolve.
+    await incidents.update({ ...incident, status: 'resolved', resolvedAt: opened, version: 2 });
+    await minuteCheck();
+    expect(await effective()).toBe('resolved');
+  });
+});
+
+function managerOptions(): AlertManagerOptions {
+  const { config } = loadEnvironmentConfig('dev');
+  return { config: config.alerting, graph: new ServiceGraph(config.topology) };
+}
