@@ -60,6 +60,10 @@ export class SreAgentStack extends Stack {
     }
     // Before the workflow: its notices feed the alert manager whose state table this creates.
     this.alertIngest = new AlertIngest(this, 'AlertIngest', { agent, protectData, incidents: this.tables.incidents });
+    // The approval request opens the incident's Slack thread, remembered beside the alert manager's threads.
+    this.approvals.requestApproval.bindTable('ALERT_STATE_TABLE', this.alertIngest.table, {
+      actions: ['GetItem', 'PutItem'],
+    });
     this.incidentWorkflow = new IncidentWorkflow(this, 'IncidentWorkflow', {
       agent,
       tables: this.tables,

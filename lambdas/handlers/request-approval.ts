@@ -5,6 +5,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { threadedApprovalMessenger } from '../adapters/notify/threaded-approvals';
+import { renderApprovalMessage } from '../adapters/slack/blocks';
 import { rankByTopology } from '../core/cognition/rank';
 import {
   type ApprovalContext,
@@ -17,13 +19,19 @@ import {
 } from '../core/decision/approval';
 import { isCatalogAction, TIERS } from '../core/decision/types';
 import { ServiceGraph } from '../core/topology';
+import { slackThreads } from './delivery-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger } from './runtime';
 
 const { config } = bundledConfig();
 const approvals = approvalsConfig(config);
 const graph = new ServiceGraph(config.topology);
-const deps = approvalDeps(approvals);
+// With the alert state table (where Slack threads are remembered), the request opens the incident's thread.
+const threads = process.env.ALERT_STATE_TABLE ? slackThreads(config) : undefined;
+const baseDeps = approvalDeps(approvals);
+const deps = threads
+  ? { ...baseDeps, messenger: threadedApprovalMessenger(baseDeps.messenger, threads, renderApprovalMessage) }
+  : baseDeps;
 const metrics = agentMetrics(config.environment);
 
 // Numbers may arrive as null: JSON has no NaN, and an incident's gaps are NaN.

@@ -12,7 +12,8 @@ import {
   type AlertDeliveryDeps,
   integrationClients,
 } from '../../lambdas/adapters/notify/alert-delivery';
-import { SlackThreads } from '../../lambdas/adapters/notify/slack-threads';
+import { incidentThreadChannel, SlackThreads } from '../../lambdas/adapters/notify/slack-threads';
+import { threadedApprovalMessenger } from '../../lambdas/adapters/notify/threaded-approvals';
 import { SlackWebApi } from '../../lambdas/adapters/slack/web-api';
 import { AlertManager, type Notification } from '../../lambdas/core/alerting/alert-manager';
 import { alertingConfigSchema } from '../../lambdas/core/alerting/alerting-config';
@@ -310,5 +311,53 @@ describe('the thread store', () => {
     expect(threadKey('grp-x', '#sre-alerts')).toBe('slack-thread#grp-x##sre-alerts');
     const later = new DynamoAlertThreadStore(dynamo.client, tableName, { now: () => Date.now() + 31 * 86_400_000 });
     expect(await later.get('grp-x', '#sre-alerts')).toBeUndefined();
+  });
+});
+
+describe('the approval request and the notices of one incident', () => {
+  it('share one thread: the request starts it, the notices reply in it, even when the incident joined a group', async () => {
+    const threads = slackThreads();
+    const unused = async () => {
+      throw new Error('not used');
+    };
+    const messenger = threadedApprovalMessenger(
+      { post: unused, update: unused, tell: unused, askRejectReason: unused },
+      threads,
+      (view) => ({ text: `Approve rollback for ${view.decision.incidentId}?`, blocks: [] }),
+    );
+    const incidentId = 'inc-20261104T0307-order-api-thread';
+    const view = {
+      decision: { decisionId: incidentId, incidentId },
+      context: {},
+      votes: [],
+      quorum: {},
+    } as unknown as Parameters<typeof messenger.post>[1];
+    const request = await messenger.post('#sre-approvals', view);
+    const [root] = slack.posts();
+    expect(root).toMatchObject({ channel: '#sre-approvals', text: `Approve rollback for ${incidentId}?` });
+    expect(root.thread_ts).toBeUndefined();
+    expect(request).toEqual({ channel: SlackLoopback.channelId('#sre-approvals'), ts: expect.any(String) });
+
+    // The incident also joined an alert group with its own thread; the notice still goes under the approval.
+    await threadStore.put(
+      'group-elsewhere',
+      '#sre-critical',
+      { channel: SlackLoopback.channelId('#sre-critical'), ts: '1700000000.000009' },
+      'test',
+    );
+    const channel = incidentThreadChannel(threads, {
+      channel: '#sre-approvals',
+      groupThread: { subject: 'group-elsewhere', channelName: '#sre-critical' },
+    });
+    const sent = await channel.send(
+      'NotifyOutcome',
+      { incidentId } as never,
+      {
+        text: 'rolled back; recovered',
+      } as never,
+    );
+    expect(sent.ok).toBe(true);
+    const reply = slack.posts()[1];
+    expect(reply).toMatchObject({ channel: request.channel, thread_ts: request.ts, text: 'rolled back; recovered' });
   });
 });

@@ -159,6 +159,13 @@ export function incidentThreadChannel(threads: SlackThreads, options: IncidentTh
         blocks: [{ type: 'section', text: { type: 'mrkdwn', text: clip(escaped, LIMITS.sectionText) } }],
       };
       try {
+        // The incident's own thread first: its approval request started it, and the notices belong with the votes.
+        const subject = incidentSubject(c.incidentId);
+        const own = await threads.find(subject, options.channel);
+        if (own) {
+          const reply = await threads.replyIn(own, message);
+          return { ok: true, detail: `replied in the incident's thread: ${own.channel}/${reply.ts}` };
+        }
         const group = options.groupThread;
         const thread = group ? await threads.find(group.subject, group.channelName) : undefined;
         if (thread) {
@@ -166,7 +173,6 @@ export function incidentThreadChannel(threads: SlackThreads, options: IncidentTh
           return { ok: true, detail: `replied in the thread of ${group?.subject}: ${thread.channel}/${reply.ts}` };
         }
         // Notices of one incident come one after another from its workflow: nobody else starts this thread.
-        const subject = incidentSubject(c.incidentId);
         const by = `${c.incidentId}:${notice}`;
         const posted = await threads.reply(subject, options.channel, message, by, { wait: false });
         const where = `${posted.message.channel}/${posted.message.ts}`;
