@@ -90,6 +90,7 @@ export const handler = middy(async (event: { step: string; case: IncidentCase })
   );
   const report = await fanout.deliver(event.step as CaseNotice, withOutcome(c));
   logNotice(report);
+  await auditFailedChannels(report);
 
   recordDelivery(
     metrics,
@@ -188,6 +189,26 @@ function withOutcome(c: IncidentCase): IncidentCase {
   } catch {
     // A case broken enough to fail this is announced as it is: NotifyFailure must still go out.
     return c;
+  }
+}
+
+/** A channel that failed is part of the incident's story: who was not told, and why (already redacted). */
+async function auditFailedChannels(report: FanoutReport): Promise<void> {
+  const failed = report.results.filter((r) => !r.ok && !r.skipped);
+  if (failed.length === 0) return;
+  try {
+    for (const result of failed) {
+      await audit.append(report.incidentId, {
+        actor: `notify:${result.channel}`,
+        kind: 'error',
+        summary: `${report.notice} not delivered by ${result.channel}${report.undelivered ? ' (no channel delivered it)' : ''}`,
+        detail: { notice: report.notice, channel: result.channel, detail: result.detail },
+        at: new Date().toISOString(),
+      });
+    }
+    await audit.flush();
+  } catch (error) {
+    logger.error('could not audit failed notice channels', { incidentId: report.incidentId, error });
   }
 }
 

@@ -15,11 +15,12 @@ import {
   ALERT_STATE_TABLE,
   DynamoAlertStateStore,
 } from '../../lambdas/adapters/dynamodb/alert-state-store';
+import { DynamoAuditLog } from '../../lambdas/adapters/dynamodb/audit-log';
 import type { Incident } from '../../lambdas/core/cognition/incident';
 import type { IncidentCase } from '../../lambdas/core/decision/incident-case';
 import type { Tier } from '../../lambdas/core/decision/types';
 import { type LocalDynamo, startLocalDynamo } from '../../lambdas/local/local-dynamodb';
-import { PagerDutyLoopback, SlackLoopback } from '../support/notify-loopbacks';
+import { json, PagerDutyLoopback, SlackLoopback } from '../support/notify-loopbacks';
 
 const BOT_TOKEN = 'xoxb-5555-6666-incident-notify';
 const ROUTING_KEY = 'R0UT1NGKEY0123456789ABCDEFGHIJKL';
@@ -264,6 +265,19 @@ describe('an incident in no alert group', () => {
         text: expect.stringContaining('The incident workflow failed'),
       }),
     ]);
+  });
+
+  it("a channel that fails is written to the incident's audit chain, and the others still deliver", async () => {
+    const c = caseOf('market-data', 'HIGH');
+    pagerDuty.answerNext(
+      'enqueue',
+      json(400, { status: 'invalid event', message: 'Event object is invalid', errors: ['bad'] }),
+    );
+    await notify('Page', c);
+    expect(slack.posts()).toHaveLength(1);
+    const chain = await new DynamoAuditLog(dynamo.client, dynamo.tables.audit).read(c.incidentId);
+    expect(chain.map((r) => `${r.kind}:${r.actor}`)).toContain('error:notify:pagerduty');
+    expect(chain.find((r) => r.actor === 'notify:pagerduty')?.summary).toBe('Page not delivered by pagerduty');
   });
 
   it('an alert state that cannot be read costs the grouping, not the notice, and is counted', async () => {
