@@ -17,8 +17,9 @@ import type {
   RangeSeries,
 } from '../../core/perception/metric-source';
 import { fail, ok } from '../../core/result';
-import { causeCode, isRecord, isTimeout, networkCause, parseBasicSecret, snippet } from '../http/failures';
+import { causeCode, isRecord, isTimeout, networkCause, snippet } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { SecretAuthorization } from '../http/secret-auth';
 
 /** AWS credentials as the SDK credential providers resolve them. */
 export interface AwsCredentialIdentity {
@@ -143,8 +144,7 @@ export class PrometheusHttpSource implements MetricSource {
   private readonly signer: SignatureV4 | undefined;
   private readonly secrets: ((name: string) => Promise<string>) | undefined;
   /** Resolved auth header and the secret strings to keep out of messages. */
-  private authCache: Promise<{ header: string; redact: string[] }> | undefined;
-  private redactions: string[] = [];
+  private readonly auth: SecretAuthorization;
 
   constructor(
     private readonly config: MetricSourceConfig,
@@ -158,6 +158,11 @@ export class PrometheusHttpSource implements MetricSource {
     this.log = deps.log ?? (() => {});
     this.backoffStartMs = deps.backoffStartMs ?? DEFAULT_BACKOFF_START_MS;
     this.secrets = deps.secrets;
+    const secrets = this.secrets;
+    this.auth = new SecretAuthorization(async (name) => {
+      if (!secrets) throw new Error('no secrets reader was given');
+      return secrets(name);
+    });
     const auth: MetricSourceAuth = config.auth;
     if ((auth.type === 'basic' || auth.type === 'bearer') && !this.secrets) {
       throw new Error(
@@ -352,7 +357,7 @@ export class PrometheusHttpSource implements MetricSource {
       const retryable = !(code && TLS_ERROR_CODE.test(code));
       throw new AttemptFailure('unreachable', `cannot connect to ${this.base.host}: ${networkCause(error)}`, retryable);
     }
-    if (status === 401 || status === 403) this.authCache = undefined; // a rotated secret is read again next time
+    if (status === 401 || status === 403) this.auth.forget(); // a rotated secret is read again next time
     return this.interpret(status, statusText, retryAfter, text, path, query);
   }
 
@@ -463,37 +468,15 @@ export class PrometheusHttpSource implements MetricSource {
   }
 
   private async authorization(type: 'basic' | 'bearer', secretName: string): Promise<string> {
-    if (!this.authCache) {
-      const reader = this.secrets!;
-      const pending = reader(secretName).then((value) => {
-        if (type === 'bearer') {
-          const token = value.trim();
-          if (!token) throw new Error(`secret "${secretName}" is empty`);
-          return { header: `Bearer ${token}`, redact: [token] };
-        }
-        const { username, password } = parseBasicSecret(secretName, value);
-        const encoded = Buffer.from(`${username}:${password}`).toString('base64');
-        return { header: `Basic ${encoded}`, redact: [password, encoded] };
-      });
-      this.authCache = pending;
-      pending.catch(() => {
-        if (this.authCache === pending) this.authCache = undefined; // read again next time
-      });
-    }
     try {
-      const { header, redact } = await this.authCache;
-      this.redactions = redact.filter((secret) => secret.length >= 4);
-      return header;
+      return await this.auth.header(type, secretName);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new AttemptFailure('unreachable', `cannot read ${type} auth secret "${secretName}": ${reason}`, false);
+      throw new AttemptFailure('unreachable', (error as Error).message, false);
     }
   }
 
   private redact(message: string): string {
-    let out = message;
-    for (const secret of this.redactions) out = out.split(secret).join('***');
-    return out;
+    return this.auth.redact(message);
   }
 }
 
