@@ -7,13 +7,13 @@
 // up in JQL results), so that second search is repeated after short waits, and keys this process has seen are
 // remembered so a comment right after a create does not depend on the index.
 
-import { backOff } from 'exponential-backoff';
 import { redact } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { IncidentCase } from '../../core/decision/incident-case';
 import { formatTarget } from '../../core/decision/types';
 import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { withRetries } from '../http/retrying';
 
 export const ISSUE_PATH = '/rest/api/3/issue';
 export const SEARCH_PATH = '/rest/api/3/search/jql';
@@ -276,6 +276,8 @@ class Attempt extends Error {
   }
 }
 
+const isAttempt = (error: unknown): error is Attempt => error instanceof Attempt;
+
 const failureOf = (code: JiraFailureCode, detail: string, status?: number): JiraFailure => ({
   code,
   detail,
@@ -514,25 +516,12 @@ export class JiraCloud {
   /** A request that is safe to repeat (reads, and writes whose repetition does no harm), with retries. */
   private async request(operation: string, method: string, path: string, body?: unknown): Promise<Answer> {
     const maxAttempts = this.retries + 1;
-    return backOff(() => this.attempt(method, path, body), {
-      numOfAttempts: maxAttempts,
-      startingDelay: this.backoffStartMs,
-      timeMultiple: 2,
-      maxDelay: this.maxBackoffMs,
-      jitter: 'full',
-      retry: async (error: unknown, attemptNumber: number) => {
-        if (!(error instanceof Attempt) || !error.retryable || attemptNumber >= maxAttempts) return false;
-        this.log({
-          type: 'retry',
-          operation,
-          attempt: attemptNumber,
-          code: error.failure.code,
-          ...(error.retryAfterMs !== undefined ? { waitMs: error.retryAfterMs } : {}),
-        });
-        if (error.retryAfterMs) await this.sleep(error.retryAfterMs);
-        return true;
-      },
-    });
+    return withRetries(
+      () => this.attempt(method, path, body),
+      isAttempt,
+      { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: this.maxBackoffMs, sleep: this.sleep },
+      (notice) => this.log({ type: 'retry', operation, ...notice }),
+    );
   }
 
   private async authorization(): Promise<string> {

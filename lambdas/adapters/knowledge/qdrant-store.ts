@@ -125,10 +125,10 @@ export class QdrantKnowledgeStore implements KnowledgeStore {
         with_payload: true,
       }),
     );
-    return answer.points.map((point) => ({ doc: this.toDocument(point), score: point.score }));
+    return answer.points.map((point) => ({ doc: this.documentOf(point), score: point.score }));
   }
 
-  private toDocument(point: Schemas['ScoredPoint']): KnowledgeDocument {
+  private documentOf(point: Schemas['ScoredPoint']): KnowledgeDocument {
     const parsed = payloadSchema.safeParse(point.payload ?? {});
     if (!parsed.success) {
       const issue = parsed.error.issues[0];

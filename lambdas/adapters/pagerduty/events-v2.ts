@@ -1,13 +1,13 @@
 // Pages the on-call engineer through the PagerDuty Events API v2: trigger, acknowledge and resolve one alert per
 // incident (the incident id is the dedup_key), retried on 429/5xx/network errors, answered as a result value.
 
-import { backOff } from 'exponential-backoff';
 import { redact, redactDeep } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { IncidentCase } from '../../core/decision/incident-case';
 import { formatTarget, type Tier } from '../../core/decision/types';
 import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { withRetries } from '../http/retrying';
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 
@@ -119,6 +119,8 @@ class Attempt extends Error {
     super(failure.detail);
   }
 }
+
+const isAttempt = (error: unknown): error is Attempt => error instanceof Attempt;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -299,31 +301,14 @@ export class PagerDutyEvents {
     const maxAttempts = this.retries + 1;
     let attempts = 0;
     try {
-      const answer = await backOff(
+      const answer = await withRetries(
         () => {
           attempts++;
           return this.attempt(body);
         },
-        {
-          numOfAttempts: maxAttempts,
-          startingDelay: this.backoffStartMs,
-          timeMultiple: 2,
-          maxDelay: this.maxBackoffMs,
-          jitter: 'full',
-          retry: async (error: unknown, attemptNumber: number) => {
-            if (!(error instanceof Attempt) || !error.retryable || attemptNumber >= maxAttempts) return false;
-            this.log({
-              type: 'retry',
-              action,
-              dedupKey,
-              attempt: attemptNumber,
-              code: error.failure.code,
-              ...(error.retryAfterMs !== undefined ? { waitMs: error.retryAfterMs } : {}),
-            });
-            if (error.retryAfterMs) await this.sleep(error.retryAfterMs);
-            return true;
-          },
-        },
+        isAttempt,
+        { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: this.maxBackoffMs, sleep: this.sleep },
+        (notice) => this.log({ type: 'retry', action, dedupKey, ...notice }),
       );
       return { ok: true, action, dedupKey: answer.dedupKey ?? dedupKey, attempts, message: answer.message };
     } catch (error) {

@@ -1,9 +1,9 @@
 // A small Slack Web API client over fetch: the methods the approval flow uses, JSON bodies, a per-attempt
 // timeout, jittered retries that honour HTTP 429 Retry-After, and `{ok: false}` answers as typed errors.
 
-import { backOff } from 'exponential-backoff';
 import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { withRetries } from '../http/retrying';
 
 export const SLACK_API_URL = 'https://slack.com/api/';
 
@@ -73,6 +73,8 @@ class Attempt extends Error {
     super(failure.message);
   }
 }
+
+const isAttempt = (error: unknown): error is Attempt => error instanceof Attempt;
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -146,25 +148,12 @@ export class SlackWebApi {
   async call(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
     const maxAttempts = this.retries + 1;
     try {
-      return await backOff(() => this.attempt(method, body), {
-        numOfAttempts: maxAttempts,
-        startingDelay: this.backoffStartMs,
-        timeMultiple: 2,
-        maxDelay: MAX_BACKOFF_MS,
-        jitter: 'full',
-        retry: async (error: unknown, attemptNumber: number) => {
-          if (!(error instanceof Attempt) || !error.retryable || attemptNumber >= maxAttempts) return false;
-          this.log({
-            type: 'retry',
-            method,
-            attempt: attemptNumber,
-            code: error.failure.code,
-            ...(error.retryAfterMs !== undefined ? { waitMs: error.retryAfterMs } : {}),
-          });
-          if (error.retryAfterMs) await this.sleep(error.retryAfterMs);
-          return true;
-        },
-      });
+      return await withRetries(
+        () => this.attempt(method, body),
+        isAttempt,
+        { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: MAX_BACKOFF_MS, sleep: this.sleep },
+        (notice) => this.log({ type: 'retry', method, ...notice }),
+      );
     } catch (error) {
       if (error instanceof Attempt) throw error.failure;
       throw error;

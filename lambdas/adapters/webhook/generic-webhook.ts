@@ -2,13 +2,13 @@
 // can check origin and freshness, retried with backoff, and keyed "<incidentId>:<event>" so retries can be dropped.
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { backOff } from 'exponential-backoff';
 import { redact, redactDeep } from '../../core/action/redact';
 import type { Incident } from '../../core/cognition/incident';
 import type { CaseOutcome, IncidentCase } from '../../core/decision/incident-case';
 import type { Tier } from '../../core/decision/types';
 import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { withRetries } from '../http/retrying';
 
 export const SIGNATURE_HEADER = 'X-SRE-Agent-Signature';
 export const TIMESTAMP_HEADER = 'X-SRE-Agent-Timestamp';
@@ -133,6 +133,8 @@ class Attempt extends Error {
   }
 }
 
+const isAttempt = (error: unknown): error is Attempt => error instanceof Attempt;
+
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class GenericWebhook {
@@ -182,30 +184,14 @@ export class GenericWebhook {
     const maxAttempts = this.retries + 1;
     let attempts = 0;
     try {
-      const status = await backOff(
+      const status = await withRetries(
         () => {
           attempts++;
           return this.attempt(key, body, type, idempotencyKey);
         },
-        {
-          numOfAttempts: maxAttempts,
-          startingDelay: this.backoffStartMs,
-          timeMultiple: 2,
-          maxDelay: this.maxBackoffMs,
-          jitter: 'full',
-          retry: async (error: unknown, attemptNumber: number) => {
-            if (!(error instanceof Attempt) || !error.retryable || attemptNumber >= maxAttempts) return false;
-            this.log({
-              type: 'retry',
-              idempotencyKey,
-              attempt: attemptNumber,
-              code: error.failure.code,
-              ...(error.retryAfterMs !== undefined ? { waitMs: error.retryAfterMs } : {}),
-            });
-            if (error.retryAfterMs) await this.sleep(error.retryAfterMs);
-            return true;
-          },
-        },
+        isAttempt,
+        { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: this.maxBackoffMs, sleep: this.sleep },
+        (notice) => this.log({ type: 'retry', idempotencyKey, ...notice }),
       );
       return { ok: true, status, attempts, idempotencyKey };
     } catch (error) {
