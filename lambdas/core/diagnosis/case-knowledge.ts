@@ -32,10 +32,23 @@ export function caseKnowledge(
   kb: KnowledgeBase,
   settings: { readonly topK: number; readonly minSimilarity: number },
 ): CaseKnowledge {
+  // Diagnose asks twice for one incident (past cases before the rules, runbooks after): embed its text once.
+  let last: { text: string; vector: Float32Array } | undefined;
+  const embedder: KnowledgeBase['embedder'] = {
+    name: kb.embedder.name,
+    dimensions: kb.embedder.dimensions,
+    async embed(texts) {
+      if (texts.length === 1 && last?.text === texts[0]) return [last.vector];
+      const vectors = await kb.embedder.embed(texts);
+      if (texts.length === 1 && vectors[0]) last = { text: texts[0], vector: vectors[0] };
+      return vectors;
+    },
+  };
   return {
     async similar(incident, diagnosed) {
       const found = await retrieveSimilar(incidentQueryText(incident), {
-        ...kb,
+        store: kb.store,
+        embedder,
         topK: settings.topK,
         minSimilarity: settings.minSimilarity,
         ...(diagnosed ? { faultKind: diagnosed.kind } : {}),
