@@ -4,10 +4,10 @@ export interface BenchLine {
   readonly name: string;
   readonly value: number;
   readonly unit: string;
-  /** The target in the same unit; for times, lower is better. */
-  readonly target: number;
+  /** The target in the same unit; for times, lower is better. Absent for a reference figure (no target). */
+  readonly target?: number;
   /** target / value for times: above 1 beats the target. */
-  readonly ratio: number;
+  readonly ratio?: number;
   readonly note?: string;
 }
 
@@ -20,14 +20,26 @@ export const timeLine = (name: string, seconds: number, targetSeconds: number, n
   note,
 });
 
+/** A figure printed for comparison only, such as another implementation's time on the same input. */
+export const referenceLine = (name: string, seconds: number, note?: string): BenchLine => ({
+  name,
+  value: seconds,
+  unit: 's',
+  note,
+});
+
 export function formatBench(lines: readonly BenchLine[]): string {
   const width = Math.max(...lines.map((l) => l.name.length));
   return lines
     .map((l) => {
       const value = l.unit === 's' ? formatSeconds(l.value) : `${l.value.toPrecision(4)} ${l.unit}`;
+      const note = l.note ? `  (${l.note})` : '';
+      if (l.target === undefined || l.ratio === undefined) {
+        return `${l.name.padEnd(width)}  ${value.padStart(10)}  ${'reference, no target'.padEnd(45)}${note}`;
+      }
       const target = l.unit === 's' ? formatSeconds(l.target) : `${l.target} ${l.unit}`;
       const verdict = l.ratio >= 1 ? 'meets target' : 'MISSES target';
-      return `${l.name.padEnd(width)}  ${value.padStart(10)}  target ${target.padStart(9)}  ratio ${l.ratio.toFixed(2).padStart(6)}x  ${verdict}${l.note ? `  (${l.note})` : ''}`;
+      return `${l.name.padEnd(width)}  ${value.padStart(10)}  target ${target.padStart(9)}  ratio ${l.ratio.toFixed(2).padStart(6)}x  ${verdict}${note}`;
     })
     .join('\n');
 }

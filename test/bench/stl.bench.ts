@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { rJumps, type StlOptions, type StlResult, stl } from '../../lambdas/core/cognition/stl';
-import { type BenchLine, formatBench, medianSeconds, timeLine } from './bench-line';
+import { type BenchLine, formatBench, medianSeconds, referenceLine, timeLine } from './bench-line';
 
 export type { BenchLine } from './bench-line';
 
@@ -190,13 +190,11 @@ export async function benchStl(options: { statsmodels?: boolean } = {}): Promise
       const seconds = theirs[spec.mode];
       const mine = ours[spec.mode];
       if (seconds === undefined || mine === undefined) continue;
-      // Informational: no target applies to the reference itself (its target is its own time, ratio 1).
       lines.push(
-        timeLine(
+        referenceLine(
           `statsmodels STL, same input, ${spec.label}`,
           seconds,
-          seconds,
-          `reference, no target; ${STATSMODELS_SECONDS[spec.mode]} s when the targets were set`,
+          `${STATSMODELS_SECONDS[spec.mode]} s when the targets were set`,
         ),
       );
       const speedup = seconds / mine;

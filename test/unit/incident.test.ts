@@ -1,5 +1,5 @@
 import { correlate, type Incident, incidentId } from '../../lambdas/core/cognition/incident';
-import type { RaisedSeries } from '../../lambdas/core/cognition/scorer';
+import type { ForecastBreach, RaisedSeries } from '../../lambdas/core/cognition/scorer';
 import { ServiceGraph } from '../../lambdas/core/topology';
 import { testDetection, testTopology } from '../support/catalog';
 
@@ -16,6 +16,19 @@ const raised = (entity: string, signalId = 'error_ratio', since = T0 - 120): Rai
   score: 1,
   since,
   hardLimitBreached: false,
+  newlyRaised: true,
+});
+
+const breachForecast = (entity: string, predictedBreachAt: number, since = T0 - 600): ForecastBreach => ({
+  key: `disk_free{${entity}}`,
+  signalId: 'disk_free',
+  entity,
+  value: 0.4,
+  limit: 0.05,
+  side: 'below',
+  predictedBreachAt,
+  confidence: 0.97,
+  since,
   newlyRaised: true,
 });
 
@@ -98,5 +111,46 @@ describe('correlate', () => {
     );
     expect(later.opened).toHaveLength(1);
     expect(later.resolved.map((i) => i.id)).toEqual([first.id]);
+  });
+
+  it('opens an incident of kind forecast when only the trend predictor raised it, with the predicted breach', () => {
+    const breachAt = T0 + 4 * 3600;
+    const opened = correlate(
+      T0,
+      { raised: [], forecasts: [breachForecast('mysql-main', breachAt)] },
+      [],
+      graph,
+      testDetection,
+    ).opened;
+    expect(opened).toHaveLength(1);
+    expect(opened[0]).toMatchObject({
+      kind: 'forecast',
+      services: ['mysql-main'],
+      predictedBreachAt: '2026-11-04T07:07:00Z',
+    });
+    expect(opened[0].signals[0]).toMatchObject({ key: 'forecast:disk_free{mysql-main}', limit: 0.05 });
+
+    // A later estimate moves the incident's predicted breach; an anomaly joining it does not change its kind.
+    const next = correlate(
+      T0 + 60,
+      { raised: [raised('mysql-main', 'disk_free')], forecasts: [breachForecast('mysql-main', breachAt - 1800)] },
+      opened,
+      graph,
+      testDetection,
+    );
+    expect(next.opened).toHaveLength(0);
+    expect(next.updated[0]).toMatchObject({ kind: 'forecast', predictedBreachAt: '2026-11-04T06:37:00Z', version: 2 });
+  });
+
+  it('opens an anomaly incident when a forecast arrives together with an anomaly, keeping the breach time', () => {
+    const opened = correlate(
+      T0,
+      { raised: [raised('mysql-main', 'disk_free')], forecasts: [breachForecast('mysql-main', T0 + 3 * 3600)] },
+      [],
+      graph,
+      testDetection,
+    ).opened;
+    expect(opened).toHaveLength(1);
+    expect(opened[0]).toMatchObject({ kind: 'anomaly', predictedBreachAt: '2026-11-04T06:07:00Z' });
   });
 });
