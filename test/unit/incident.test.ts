@@ -100,6 +100,19 @@ describe('correlate', () => {
     expect(a.id).toBe('inc-20261104T0307-order-api');
   });
 
+  it('keeps ids within the 80 characters of an execution name, distinct for long names sharing a prefix', () => {
+    const long = `settlement-reconciliation-worker-${'x'.repeat(28)}-a`; // 63: the longest DNS label
+    const other = `${long.slice(0, 61)}-b`;
+    expect(long).toHaveLength(63);
+    const a = incidentId(T0, long);
+    const b = incidentId(T0, other);
+    expect(a.length).toBeLessThanOrEqual(80);
+    expect(b.length).toBeLessThanOrEqual(80);
+    expect(a).toMatch(/^inc-20261104T0307-settlement-reconciliation-[a-z0-9-]+-[0-9a-f]{8}$/);
+    expect(a).not.toBe(b);
+    expect(incidentId(T0, long)).toBe(a);
+  });
+
   it('does not attach a related service once the correlation window has passed', () => {
     const first: Incident = correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0];
     const later = correlate(

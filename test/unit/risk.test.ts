@@ -138,4 +138,44 @@ describe('assessRisk', () => {
     expect(risk.tier).toBe('MEDIUM');
     expect(risk.overrides).toEqual([]);
   });
+
+  it('never lets the score put an action below its risk class: the class is the least approval it gets', () => {
+    const quietStandard: RiskInput = {
+      ...base,
+      rootCause: { name: 'order-api', criticality: 'standard' },
+      services: [{ name: 'order-api', criticality: 'standard' }],
+      totalServices: 8,
+      dependants: 0,
+      severity: 0.5,
+      diagnosisConfidence: 1,
+    };
+    const rollback = assessRisk(quietStandard);
+    expect(tierOf(rollback.score)).toBe('LOW');
+    expect(rollback.tier).toBe('MEDIUM');
+    expect(rollback.overrides).toEqual(['rollback is a MEDIUM-risk action: it needs at least MEDIUM approval']);
+
+    const failover = assessRisk({ ...quietStandard, plan: [step('db-failover')] });
+    expect(tierOf(failover.score)).toBe('MEDIUM');
+    expect(failover.tier).toBe('HIGH');
+
+    // A LOW action keeps the tier its score gives; a risky context still raises it.
+    expect(assessRisk({ ...quietStandard, plan: [step('scale-up')] })).toMatchObject({ tier: 'LOW', overrides: [] });
+    // The iron rule is not a floor but a block: funds stays CRITICAL.
+    const funds = { name: 'wallet-service', criticality: 'funds' as const };
+    expect(assessRisk({ ...quietStandard, rootCause: funds, plan: [step('db-failover', 'wallet-service')] }).tier).toBe(
+      'CRITICAL',
+    );
+  });
+
+  it('moves the score with each factor on its own', () => {
+    const score = (input: Partial<RiskInput>) => assessRisk({ ...base, ...input }).score;
+    expect(score({ severity: 0.2 })).toBeLessThan(score({ severity: 0.9 }));
+    expect(score({ dependants: 0 })).toBeLessThan(score({ dependants: 5 }));
+    // Touching one pod of ten is a smaller blast than the whole Deployment, when dependants dominate.
+    expect(score({ dependants: 6, replicaShare: 0.1 })).toBeLessThan(score({ dependants: 6, replicaShare: 1 }));
+    expect(score({ plan: [step('scale-up')] })).toBeLessThan(score({ plan: [step('rollback')] }));
+    expect(score({ plan: [step('rollback')] })).toBeLessThan(score({ plan: [step('db-failover')] }));
+    // Below 1.2x of its baseline, traffic is normal life, not a surge.
+    expect(score({ trafficRatio: 1.1 })).toBe(score({ trafficRatio: 1 }));
+  });
 });

@@ -1,6 +1,7 @@
 // Incidents: anomalies on related services that start close in time become one incident, which later ticks
 // update (never re-open) and which resolves after a quiet period. Pure: the store applies the changes.
 
+import { createHash } from 'node:crypto';
 import type { ServiceGraph } from '../topology';
 import type { ForecastBreach, RaisedSeries } from './scorer';
 
@@ -56,9 +57,18 @@ export interface IncidentChanges {
 const iso = (epochSeconds: number): string => new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
 const seconds = (isoTime: string): number => Date.parse(isoTime) / 1000;
 
+/** Step Functions execution names stop at 80 characters; the incident id is one. */
+export const MAX_INCIDENT_ID_LENGTH = 80;
+
 export function incidentId(openedAtSeconds: number, firstService: string): string {
   const stamp = iso(openedAtSeconds).replace(/[-:]/g, '').replace(/Z$/, '').slice(0, 13);
-  return `inc-${stamp}-${firstService}`;
+  const id = `inc-${stamp}-${firstService}`;
+  if (id.length <= MAX_INCIDENT_ID_LENGTH) return id;
+  // A service name too long to fit keeps its start, readable, and a hash of the whole, so two long names that
+  // share a prefix still get distinct ids.
+  const digest = createHash('sha256').update(firstService).digest('hex').slice(0, 8);
+  const room = MAX_INCIDENT_ID_LENGTH - `inc-${stamp}-`.length - digest.length - 1;
+  return `inc-${stamp}-${firstService.slice(0, room).replace(/-+$/, '')}-${digest}`;
 }
 
 /**

@@ -4,10 +4,12 @@
 import type { Criticality } from '../config/schema';
 import {
   ACTION_CATALOG,
+  isCatalogAction,
   MONEY_OPERATION,
   type PlannedAction,
   type RiskAssessment,
   type RiskFactor,
+  TIERS,
   tierOf,
 } from './types';
 
@@ -56,7 +58,10 @@ const CRITICALITY_VALUE: Record<Criticality, number> = { funds: 1, core: 0.6, st
 
 const clamp01 = (x: number): number => (Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 1);
 const round = (x: number): number => Math.round(x * 1000) / 1000;
-const riskOf = (step: PlannedAction): number => ACTION_RISK_VALUE[ACTION_CATALOG[step.action].riskClass];
+/** An action outside the catalog (a model's or a bad playbook's) is treated as the riskiest; guardrails refuse it. */
+const riskClassOf = (step: PlannedAction): keyof typeof ACTION_RISK_VALUE =>
+  isCatalogAction(step.action) ? ACTION_CATALOG[step.action].riskClass : 'HIGH';
+const riskOf = (step: PlannedAction): number => ACTION_RISK_VALUE[riskClassOf(step)];
 
 export function assessRisk(input: RiskInput): RiskAssessment {
   const factor = (name: keyof typeof RISK_WEIGHTS, value: number, explanation: string): RiskFactor => {
@@ -91,7 +96,7 @@ export function assessRisk(input: RiskInput): RiskAssessment {
       'actionRisk',
       actionValue,
       riskiest
-        ? `${riskiest.action} on ${riskiest.service} is a ${ACTION_CATALOG[riskiest.action].riskClass}-risk action`
+        ? `${riskiest.action} on ${riskiest.service} is a ${riskClassOf(riskiest)}-risk action`
         : 'no catalog action fits: a human has to act',
     ),
     factor(
@@ -128,5 +133,15 @@ export function assessRisk(input: RiskInput): RiskAssessment {
   if (funds.length > 0) overrides.push(`acts on funds service ${funds.join(', ')}: diagnosis only`);
   const money = input.plan.filter((p) => MONEY_OPERATION.test(p.action) || MONEY_OPERATION.test(p.target.name));
   if (money.length > 0) overrides.push(`plan names a money operation (${money.map((p) => p.action).join(', ')})`);
-  return { score, tier: overrides.length > 0 ? 'CRITICAL' : tierOf(score), factors, overrides };
+  if (overrides.length > 0) return { score, tier: 'CRITICAL', factors, overrides };
+
+  // The score places the tier; an action's fixed risk class is the least approval it ever gets. A rollback on a
+  // quiet standard service still goes to an SRE, a database failover still needs the quorum.
+  const scored = tierOf(score);
+  const needed = riskiest ? riskClassOf(riskiest) : 'LOW';
+  if (TIERS.indexOf(needed) > TIERS.indexOf(scored)) {
+    overrides.push(`${riskiest?.action} is a ${needed}-risk action: it needs at least ${needed} approval`);
+    return { score, tier: needed, factors, overrides };
+  }
+  return { score, tier: scored, factors, overrides };
 }

@@ -28,9 +28,13 @@ export const ACTION_CATALOG = {
 export type ActionName = keyof typeof ACTION_CATALOG;
 export const isCatalogAction = (name: string): name is ActionName => Object.hasOwn(ACTION_CATALOG, name);
 
-/** Names that move, freeze or correct money. Anything matching is never executed, whatever else says so. */
+/**
+ * Names that move, freeze or correct money. Anything matching is never executed, whatever else says so. Matched
+ * anywhere in a name (`hotwallet`, `userBalance`, `orderCorrection`), erring towards blocking; only a load
+ * balancer is told apart from a balance.
+ */
 export const MONEY_OPERATION =
-  /(^|[-_.:/ ])(wallet|balance|withdraw|deposit|transfer|payout|order-correction|pause-trading|trading-halt|halt-trading|settle|ledger)/i;
+  /wallet|(?<!load[-_. ]?)balanc|withdraw|deposit|transfer|payout|order[-_. ]?correct|pause[-_. ]?trading|trading[-_. ]?halt|halt[-_. ]?trading|settle|ledger/i;
 
 export interface ActionTarget {
   readonly namespace: string;
