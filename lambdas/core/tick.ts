@@ -2,7 +2,7 @@
 // once per tick, and open, update or resolve incidents. The same code runs in Lambda and in replay.
 
 import type { SeriesBaseline } from './cognition/baseline';
-import { correlate, type Incident } from './cognition/incident';
+import { correlate, type Incident, TRAFFIC_SIGNAL } from './cognition/incident';
 import { type ScorerSettings, ScoringModel, type TickScore } from './cognition/scorer';
 import type { DetectionConfig, SignalCatalog } from './config/schema';
 import type { CollectedTick, SignalCollectionError } from './perception/collect';
@@ -74,7 +74,14 @@ export class ScoringSession {
     }
 
     const open = await this.deps.incidents.listOpen();
-    const changes = correlate(time, score, open, this.deps.graph, this.deps.detection);
+    const changes = correlate(
+      time,
+      score,
+      open,
+      this.deps.graph,
+      this.deps.detection,
+      edgeTrafficRatio(model, points, this.deps.graph),
+    );
     const changedIncidents: Incident[] = [];
     for (const incident of changes.opened) {
       if ((await this.deps.incidents.create(incident)) === 'written') changedIncidents.push(incident);
@@ -98,6 +105,26 @@ export class ScoringSession {
       score,
     };
   }
+}
+
+/**
+ * The highest ratio of request rate to its baseline among the estate's entry points (services nothing else
+ * calls: where customers' traffic arrives), or undefined when none has a value and a baseline this tick.
+ */
+export function edgeTrafficRatio(
+  model: Pick<ScoringModel, 'expectedAtLastTick'>,
+  points: readonly { signalId: string; entity: string; value: number }[],
+  graph: ServiceGraph,
+): number | undefined {
+  let highest: number | undefined;
+  for (const p of points) {
+    if (p.signalId !== TRAFFIC_SIGNAL || !graph.get(p.entity) || graph.callersOf(p.entity).length > 0) continue;
+    const expected = model.expectedAtLastTick(`${p.signalId}{${p.entity}}`);
+    if (!(expected > 0) || !Number.isFinite(p.value)) continue;
+    const ratio = Math.round((p.value / expected) * 100) / 100;
+    highest = Math.max(highest ?? 0, ratio);
+  }
+  return highest;
 }
 
 export function buildModel(

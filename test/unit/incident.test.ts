@@ -1,5 +1,6 @@
 import { correlate, type Incident, incidentId } from '../../lambdas/core/cognition/incident';
 import type { ForecastBreach, RaisedSeries } from '../../lambdas/core/cognition/scorer';
+import { edgeTrafficRatio } from '../../lambdas/core/tick';
 import { ServiceGraph } from '../../lambdas/core/topology';
 import { testDetection, testTopology } from '../support/catalog';
 
@@ -165,5 +166,48 @@ describe('correlate', () => {
     ).opened;
     expect(opened).toHaveLength(1);
     expect(opened[0]).toMatchObject({ kind: 'anomaly', predictedBreachAt: '2026-11-04T06:07:00Z' });
+  });
+
+  it('records the traffic regime at the entry points on the incidents it opens and updates', () => {
+    const opened = correlate(T0, { raised: [raised('mysql-main', 'disk_free')] }, [], graph, testDetection, 3.1).opened;
+    expect(opened[0].edgeTrafficRatio).toBe(3.1);
+    const next = correlate(T0 + 60, { raised: [raised('mysql-main', 'disk_free')] }, opened, graph, testDetection, 1.4);
+    expect(next.updated[0].edgeTrafficRatio).toBe(1.4);
+    expect(correlate(T0, { raised: [raised('order-api')] }, [], graph, testDetection).opened[0]).not.toHaveProperty(
+      'edgeTrafficRatio',
+    );
+  });
+});
+
+describe('edgeTrafficRatio', () => {
+  const expected: Record<string, number> = {
+    'request_rate{api-gateway}': 1000,
+    'request_rate{order-api}': 400,
+    'request_rate{market-data}': 0,
+  };
+  const model = { expectedAtLastTick: (key: string) => expected[key] ?? Number.NaN };
+
+  it('reads only the entry points (services nothing calls), as value over baseline', () => {
+    const ratio = edgeTrafficRatio(
+      model,
+      [
+        { signalId: 'request_rate', entity: 'api-gateway', value: 3200 },
+        // order-api is called by the gateway: its traffic is a consequence, not the market.
+        { signalId: 'request_rate', entity: 'order-api', value: 4000 },
+        { signalId: 'error_ratio', entity: 'api-gateway', value: 0.5 },
+      ],
+      graph,
+    );
+    expect(ratio).toBe(3.2);
+  });
+
+  it('is undefined without a baseline or a value, never NaN or infinite', () => {
+    expect(edgeTrafficRatio(model, [{ signalId: 'request_rate', entity: 'market-data', value: 50 }], graph)).toBe(
+      undefined,
+    );
+    expect(
+      edgeTrafficRatio(model, [{ signalId: 'request_rate', entity: 'api-gateway', value: Number.NaN }], graph),
+    ).toBe(undefined);
+    expect(edgeTrafficRatio(model, [], graph)).toBe(undefined);
   });
 });

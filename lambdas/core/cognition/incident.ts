@@ -8,6 +8,9 @@ import type { ForecastBreach, RaisedSeries } from './scorer';
 export type IncidentStatus = 'open' | 'resolved';
 export type IncidentKind = 'anomaly' | 'forecast';
 
+/** The signal that measures traffic; its ratio to the baseline at the entry points is the market regime. */
+export const TRAFFIC_SIGNAL = 'request_rate';
+
 export interface IncidentSignal {
   readonly key: string;
   readonly signalId: string;
@@ -39,6 +42,11 @@ export interface Incident {
   /** Services in order of onset. */
   readonly services: string[];
   readonly signals: IncidentSignal[];
+  /**
+   * Request rate at the estate's entry points over what their baselines expected, at the incident's latest
+   * update (1 = normal, 3 = a market surge tripled it): the traffic regime any action would land in.
+   */
+  readonly edgeTrafficRatio?: number;
   /** Optimistic-lock counter: every write expects the version it read. */
   readonly version: number;
 }
@@ -82,8 +90,10 @@ export function correlate(
   openIncidents: readonly Incident[],
   graph: ServiceGraph,
   settings: CorrelationSettings,
+  edgeTrafficRatio?: number,
 ): IncidentChanges {
   const now = iso(time);
+  const regime = edgeTrafficRatio !== undefined && Number.isFinite(edgeTrafficRatio) ? { edgeTrafficRatio } : {};
   const raised: Member[] = [...detected.raised, ...(detected.forecasts ?? []).map(forecastMember)];
   const windowSeconds = settings.correlationWindowMinutes * 60;
   const working = new Map(openIncidents.filter((i) => i.status === 'open').map((i) => [i.id, toDraft(i)]));
@@ -121,7 +131,7 @@ export function correlate(
       version: 0,
     };
     for (const series of group) addSignal(draft, series, now);
-    opened.push(fromDraft({ ...draft, predictedBreachAt: currentBreach(draft, now) }, 1));
+    opened.push(fromDraft({ ...draft, ...regime, predictedBreachAt: currentBreach(draft, now) }, 1));
   }
 
   const updated: Incident[] = [];
@@ -130,7 +140,10 @@ export function correlate(
     const original = openIncidents.find((i) => i.id === draft.id)!;
     if (touched.has(draft.id)) {
       updated.push(
-        fromDraft({ ...draft, updatedAt: now, predictedBreachAt: currentBreach(draft, now) }, original.version + 1),
+        fromDraft(
+          { ...draft, ...regime, updatedAt: now, predictedBreachAt: currentBreach(draft, now) },
+          original.version + 1,
+        ),
       );
     } else if (time - seconds(draft.lastAnomalyAt) >= settings.resolveAfterMinutes * 60) {
       resolved.push(fromDraft({ ...draft, status: 'resolved', updatedAt: now, resolvedAt: now }, original.version + 1));
@@ -151,6 +164,7 @@ interface Draft {
   signals: Map<string, IncidentSignal>;
   version: number;
   predictedBreachAt?: string;
+  edgeTrafficRatio?: number;
 }
 
 /** A raised series or a forecast breach, as the correlator groups them. */

@@ -495,6 +495,12 @@ export class ScoringModel {
     return out;
   }
 
+  /** What the baseline expected of a series at the last tick scored (NaN when unknown or not yet learned). */
+  expectedAtLastTick(key: string): number {
+    const i = this.index.get(key);
+    return i === undefined ? Number.NaN : this.expected[i];
+  }
+
   /** Scores points named by key (the collector's output); unknown signals are ignored. */
   score(time: number, points: readonly { signalId: string; entity: string; value: number }[]): TickScore {
     for (const p of points) this.indexOf(`${p.signalId}{${p.entity}}`);
