@@ -127,7 +127,19 @@ export interface ReplayReport {
   /** Self-healing: of the incidents where an action ran, how many recovered, and how fast. */
   readonly selfHealing: SelfHealingSummary;
   readonly collectionErrors: number;
+  /** Each distinct failed query (learning baselines or collecting a tick), with how often it failed. */
+  readonly queryErrors: ReplayQueryError[];
   readonly baselines: { readonly learned: number; readonly skipped: number; readonly relearned: number };
+}
+
+export interface ReplayQueryError {
+  readonly phase: 'learn' | 'collect';
+  readonly signalId: string;
+  readonly kind: string;
+  readonly query: string;
+  readonly message: string;
+  readonly count: number;
+  readonly firstAt: string;
 }
 
 export interface SelfHealingSummary {
@@ -382,6 +394,11 @@ export function formatTimeline(report: ReplayReport): string {
   for (const f of report.failedWorkflows)
     lines.push(`Incident workflow failed for ${f.incidentId}: ${f.error}: ${f.cause}`);
   if (report.collectionErrors > 0) lines.push(`Signal collection errors: ${report.collectionErrors}`);
+  for (const e of report.queryErrors) {
+    const when = e.phase === 'learn' ? 'learning baselines' : `collecting, from ${clock(e.firstAt)}`;
+    lines.push(`  ${e.signalId} (${when}, ${plural(e.count, 'time')}): ${e.kind} error: ${e.message}`);
+    lines.push(`    query: ${e.query}`);
+  }
   return lines.join('\n');
 }
 

@@ -10,7 +10,7 @@ import { loadScenario, type Scenario } from '../adapters/scenario/load-scenario'
 import { ScenarioKubeSource } from '../adapters/scenario/scenario-kube-source';
 import { ScenarioLogSource } from '../adapters/scenario/scenario-log-source';
 import { ScenarioMetricSource } from '../adapters/scenario/scenario-metric-source';
-import { type ReplayReport, reportIncident, selfHealingOf } from '../cli/replay-report';
+import { type ReplayQueryError, type ReplayReport, reportIncident, selfHealingOf } from '../cli/replay-report';
 import type { AgentIncidentUpdate } from '../core/alerting/alert-manager';
 import { type AlertingConfig, defaultAlertingConfig } from '../core/alerting/alerting-config';
 import type { Incident } from '../core/cognition/incident';
@@ -21,6 +21,7 @@ import type { Playbooks } from '../core/decision/plan';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { caseKnowledge } from '../core/diagnosis/case-knowledge';
 import { storeDocuments } from '../core/diagnosis/knowledge';
+import type { SignalCollectionError } from '../core/perception/collect';
 import { ServiceGraph } from '../core/topology';
 import { SimulatedClock } from './agent-clock';
 import { LocalAgent } from './local-agent';
@@ -32,7 +33,7 @@ const DAILY_RELEARN_SECONDS_OF_DAY = 3 * 3600;
 
 export interface ReplayEvent {
   readonly time: number;
-  readonly kind: 'opened' | 'resolved' | 'failed-tick' | 'relearned';
+  readonly kind: 'opened' | 'resolved' | 'failed-tick' | 'relearned' | 'collection-error';
   readonly text: string;
 }
 
@@ -118,11 +119,14 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
     const alertedResolved = new Set<string>();
     let failedTicks = 0;
     let collectionErrors = 0;
+    const distinctErrors = new QueryErrorTally();
+    for (const error of learned.errors) distinctErrors.add('learn', from, error);
     const total = Math.ceil((until - from) / step);
     options.onStart?.(total);
     for (let t = from; t < until; t += step) {
       if (t > from && t % 86_400 === DAILY_RELEARN_SECONDS_OF_DAY) {
-        await agent.learn(t, historyDays);
+        const relearnedNow = await agent.learn(t, historyDays);
+        for (const error of relearnedNow.errors) distinctErrors.add('learn', t, error);
         relearned++;
         emit({ time: t, kind: 'relearned', text: 'baselines relearned (daily job)' });
       }
@@ -139,6 +143,12 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       const outcome = result.outcome;
       if (outcome) {
         collectionErrors += outcome.collectionErrors.length;
+        for (const error of outcome.collectionErrors) {
+          // Named once, when first seen: one bad query would otherwise fill the timeline every minute.
+          if (distinctErrors.add('collect', t, error)) {
+            emit({ time: t, kind: 'collection-error', text: describeQueryError(error) });
+          }
+        }
         for (const incident of outcome.changedIncidents) {
           const known = incidents.has(incident.id);
           incidents.set(incident.id, incident);
@@ -200,10 +210,44 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       },
       failedTicks,
       collectionErrors,
+      queryErrors: distinctErrors.list(),
       baselines: { learned: learned.baselines.length, skipped: learned.skipped.length, relearned },
     };
   } finally {
     await agent.stop();
+  }
+}
+
+/** What a failed query needs to be fixed: which signal, which query, what the source said. */
+const describeQueryError = (e: SignalCollectionError): string =>
+  `signal ${e.signalId}: ${e.kind} error for query ${JSON.stringify(e.query)}: ${e.message}`;
+
+/** Failed queries, each distinct one counted once with when it was first seen. */
+class QueryErrorTally {
+  private readonly byKey = new Map<string, ReplayQueryError>();
+
+  /** Counts `error`; true when it is the first of its kind. */
+  add(phase: ReplayQueryError['phase'], time: number, error: SignalCollectionError): boolean {
+    const key = JSON.stringify([phase, error.signalId, error.kind, error.query, error.message]);
+    const known = this.byKey.get(key);
+    if (known) {
+      this.byKey.set(key, { ...known, count: known.count + 1 });
+      return false;
+    }
+    this.byKey.set(key, {
+      phase,
+      signalId: error.signalId,
+      kind: error.kind,
+      query: error.query,
+      message: error.message,
+      count: 1,
+      firstAt: iso(time),
+    });
+    return true;
+  }
+
+  list(): ReplayQueryError[] {
+    return [...this.byKey.values()];
   }
 }
 

@@ -140,6 +140,38 @@ describe('sre-agent bad input', () => {
     );
   });
 
+  it('names the signal, the query and what the source said when a query cannot be answered', async () => {
+    const config = join(work, 'config');
+    cpSync(join(ROOT, 'config'), config, { recursive: true });
+    const catalog = join(config, 'promql-queries.yaml');
+    writeFileSync(
+      catalog,
+      readFileSync(catalog, 'utf8').replace(
+        'sum by (service, namespace) (service:http_requests:rate1m)',
+        'sum by (service, namespace) (rate(http_requests_total[1m]))',
+      ),
+    );
+    const result = await cli('replay', BUNDLED, '--json', '--no-knowledge', '--config', join(config, 'dev.yaml'));
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as ReplayReport;
+    expect(report.collectionErrors).toBe(report.ticks);
+    expect(report.queryErrors).toEqual([
+      // Once when the replay learns, once more at the daily relearn.
+      expect.objectContaining({ phase: 'learn', signalId: 'request_rate', kind: 'query', count: 2 }),
+      expect.objectContaining({
+        phase: 'collect',
+        signalId: 'request_rate',
+        query: 'sum by (service, namespace) (rate(http_requests_total[1m]))',
+        message: expect.stringContaining('rate'),
+        count: report.ticks,
+      }),
+    ]);
+    // The one bad signal stops nothing: the fault is still found from the others.
+    expect(report.failedTicks).toBe(0);
+    expect(report.incidents.map((i) => i.rootCause?.service)).toEqual(['order-api']);
+    expect(formatTimeline(report)).toContain('query: sum by (service, namespace) (rate(http_requests_total[1m]))');
+  }, 120_000);
+
   it('refuses an unknown command with help', async () => {
     const result = await cli('frobnicate');
     expect(result.code).toBe(1);
