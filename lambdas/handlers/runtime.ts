@@ -106,7 +106,15 @@ export const workBlobs = () => new S3BlobStore(s3Client(), requiredEnv('WORK_BUC
 export const snapshotStore = (source: string) =>
   new BlobSnapshotStore(new S3BlobStore(s3Client(), requiredEnv('WORK_BUCKET')), source);
 
-export const metricSource = (config: AgentConfig) => createMetricSource(config.metricSource, { secrets: readSecret });
+export const metricSource = (config: AgentConfig) =>
+  createMetricSource(config.metricSource, {
+    secrets: readSecret,
+    // A malformed element costs one series its point, not the tick: worth a warning. Retries are routine.
+    log: (event) =>
+      event.type === 'malformed-element'
+        ? logger.warn('metric source answer had an unreadable series', { ...event })
+        : logger.debug(`metric source ${event.type}`, { ...event }),
+  });
 
 export const baselineStore = () => new DynamoBaselineStore(dynamoClient(), requiredEnv('BASELINES_TABLE'));
 

@@ -216,11 +216,40 @@ describe('PrometheusHttpSource: results', () => {
     expect(error.message).toContain('/api/v1/query');
   });
 
-  it('reports a malformed sample as a response problem', async () => {
-    answer(success({ resultType: 'vector', result: [{ metric: { service: 'a' }, value: [T, 'lots'] }] }));
+  it('keeps the good series of an answer with one malformed element: a gap for it, and a report naming it', async () => {
+    answer(
+      success({
+        resultType: 'vector',
+        result: [
+          { metric: { service: 'a' }, value: [T, '1.5'] },
+          { metric: { service: 'b' }, value: [T, 'lots'] },
+          { metric: 'not-a-label-set', value: [T, '3'] },
+          { metric: { service: 'c' }, value: [T, '2'] },
+        ],
+      }),
+    );
+    const events: MetricSourceEvent[] = [];
+    const samples = expectOk(await source({}, { log: (event) => events.push(event) }).instant('up', T));
+    expect(samples.map((s) => [s.labels.service, s.value])).toEqual([
+      ['a', 1.5],
+      ['b', Number.NaN],
+      ['c', 2],
+    ]);
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'malformed-element',
+        query: 'up',
+        detail: expect.stringContaining('service="b"'),
+      }),
+      expect.objectContaining({ type: 'malformed-element', detail: expect.stringContaining('without a label set') }),
+    ]);
+  });
+
+  it('reports an answer that is not a vector at all as a response problem', async () => {
+    answer(success({ resultType: 'vector', result: { service: 'a' } }));
     const error = expectFail(await source().instant('up', T));
     expect(error).toMatchObject({ kind: 'response', query: 'up', attempts: 1 });
-    expect(error.message).toContain('service="a"');
+    expect(error.message).toContain('not an array');
   });
 });
 

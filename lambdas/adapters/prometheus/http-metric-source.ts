@@ -34,6 +34,13 @@ export type AwsCredentialIdentityProvider = () => Promise<AwsCredentialIdentity>
 export type MetricSourceEvent =
   | { readonly type: 'warnings'; readonly path: string; readonly query: string; readonly warnings: readonly string[] }
   | {
+      /** One element of an otherwise good answer could not be read; the rest of the answer is kept. */
+      readonly type: 'malformed-element';
+      readonly path: string;
+      readonly query: string;
+      readonly detail: string;
+    }
+  | {
       readonly type: 'retry';
       readonly path: string;
       readonly query: string;
@@ -201,14 +208,23 @@ export class PrometheusHttpSource implements MetricSource {
       return this.wrongType(apiPath, query, where, attempts, `a ${resultType}`, 'an instant vector or a scalar');
     }
     if (!Array.isArray(result)) return malformed('vector result is not an array');
+    // One unreadable element must not cost the other series their tick: it is left out (no labels) or kept as a
+    // gap (NaN: neither confirms nor clears), and reported.
     const samples: InstantSample[] = [];
+    const skip = (detail: string) =>
+      this.log({ type: 'malformed-element', path: `${this.basePath}${apiPath}`, query, detail });
     for (const element of result) {
       const labels = isRecord(element) ? parseLabels(element.metric) : undefined;
-      if (!isRecord(element) || !labels) return malformed('vector element without a label set');
+      if (!isRecord(element) || !labels) {
+        skip(`vector element without a label set: ${snippet(JSON.stringify(element) ?? String(element))}`);
+        continue;
+      }
       if (element.value === undefined && element.histogram !== undefined) continue; // native histograms: not scored
       const value = Array.isArray(element.value) ? parseSampleValue(element.value[1]) : undefined;
       if (value === undefined) {
-        return malformed(`vector element ${describeLabels(labels)} has no numeric value`);
+        skip(`vector element ${describeLabels(labels)} has no numeric value, kept as a gap`);
+        samples.push({ labels, value: Number.NaN });
+        continue;
       }
       samples.push({ labels, value });
     }
