@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ScenarioFormatError } from '../adapters/scenario/openmetrics';
 import { ConfigError } from '../core/config/load';
+import { LocalDynamoError } from '../local/local-dynamodb';
 import { APPROVER_MODES, type ApproverMode } from '../local/simulated-approvers';
 import { auditVerifyCommand } from './audit-command';
 import { CsvFormatError, detectCommand } from './detect-command';
@@ -81,8 +82,9 @@ program
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof ScenarioFormatError || error instanceof CsvFormatError) {
-    console.error(`sre-agent: ${error.message}`);
+  const explained = [ConfigError, ScenarioFormatError, CsvFormatError, LocalDynamoError];
+  if (explained.some((kind) => error instanceof kind)) {
+    console.error(`sre-agent: ${(error as Error).message}`);
   } else {
     console.error('sre-agent: unexpected failure');
     console.error(error);

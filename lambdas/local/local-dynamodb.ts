@@ -26,7 +26,16 @@ export async function startLocalDynamo(prefix = 'sre-agent-local'): Promise<Loca
   // Long replays pause between ticks (baseline learning); keep idle sockets open so the SDK never writes
   // into one the server is closing.
   server.keepAliveTimeout = 10 * 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: Error) =>
+      reject(
+        new LocalDynamoError(
+          `cannot start the embedded DynamoDB (dynalite) on 127.0.0.1: ${error.message} (the local runtime needs the loopback interface)`,
+        ),
+      ),
+    );
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new DynamoDBClient({
@@ -35,20 +44,29 @@ export async function startLocalDynamo(prefix = 'sre-agent-local'): Promise<Loca
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
   });
+  const close = async () => {
+    client.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
   const tables = {} as Record<keyof typeof TABLES, string>;
   for (const [role, definition] of Object.entries(TABLES) as [keyof typeof TABLES, TableDefinition][]) {
     tables[role] = `${prefix}-${role}`;
-    await client.send(createTableCommand(tables[role], definition));
+    try {
+      await client.send(createTableCommand(tables[role], definition));
+    } catch (error) {
+      // A server left listening would keep the process alive after the error is printed.
+      await close();
+      throw new LocalDynamoError(
+        `cannot create the local table ${tables[role]} in the embedded DynamoDB: ${(error as Error).message}`,
+      );
+    }
   }
-  return {
-    client,
-    endpoint,
-    tables,
-    close: async () => {
-      client.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return { client, endpoint, tables, close };
+}
+
+/** The embedded DynamoDB could not be started or prepared. */
+export class LocalDynamoError extends Error {
+  override readonly name = 'LocalDynamoError';
 }
 
 function createTableCommand(name: string, definition: TableDefinition): CreateTableCommand {

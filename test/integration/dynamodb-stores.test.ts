@@ -8,7 +8,7 @@ import type { SeriesBaseline } from '../../lambdas/core/cognition/baseline';
 import { correlate } from '../../lambdas/core/cognition/incident';
 import { ScoringModel, scorerSettings } from '../../lambdas/core/cognition/scorer';
 import { ServiceGraph } from '../../lambdas/core/topology';
-import { type LocalDynamo, startLocalDynamo } from '../../lambdas/local/local-dynamodb';
+import { type LocalDynamo, LocalDynamoError, startLocalDynamo } from '../../lambdas/local/local-dynamodb';
 import { testCatalog, testDetection, testTopology } from '../support/catalog';
 
 const T0 = Date.parse('2026-11-04T03:07:00Z') / 1000;
@@ -126,5 +126,20 @@ describe('DynamoScorerStateStore', () => {
     expect(saved).toMatchObject({ lastTick: T0, keys: [] });
     model.score(T0 + 60, [{ signalId: 'error_ratio', entity: 'order-api', value: 0.01 }]);
     expect(await expired.commit(model.snapshot(), saved?.lastTick)).toBe('committed');
+  });
+});
+
+describe('startLocalDynamo', () => {
+  it('fails with a message naming the table, and closes the embedded server, when a table cannot be created', async () => {
+    const listening = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+    const before = listening();
+    // DynamoDB table names allow letters, digits, '_', '-' and '.': a space makes CreateTable fail.
+    const failure = startLocalDynamo('bad prefix');
+    await expect(failure).rejects.toBeInstanceOf(LocalDynamoError);
+    await expect(failure).rejects.toThrow(/cannot create the local table bad prefix-\w+ in the embedded DynamoDB: /);
+    // A server left listening would keep the CLI's process alive after it printed the error. (The handle is
+    // released on the event loop's next turn after close.)
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(listening()).toBe(before);
   });
 });
