@@ -93,6 +93,30 @@ describe('a bad config stops synth', () => {
     expect((error as ConfigError).message).toContain(`${BAD_FIELD}: unknown service "nope"`);
   });
 
+  test('a PromQL syntax error in the signal catalog names the catalog, the signal and the character', () => {
+    const dir = copyConfigDir();
+    try {
+      const catalogFile = join(dir, 'promql-queries.yaml');
+      editYaml(
+        catalogFile,
+        ['signals', 2, 'query'],
+        'max by (service, namespace (service:http_request_duration_seconds:p99)',
+      );
+      const attempt = () => addEnvironmentStack(appWith({ env: 'dev', configDir: dir }));
+      expect(attempt).toThrow(ConfigError);
+      expect(attempt).toThrow(
+        [
+          `${catalogFile}: invalid configuration`,
+          '  - signals[2].query: signal "latency_p99": PromQL syntax error at character 28: unexpected "("',
+          '    max by (service, namespace (service:http_request_duration_seconds:p99)',
+          '                               ^',
+        ].join('\n'),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the app prints file, field and problem on stderr and exits 1, without a stack trace', () => {
     const run = runApp({ ...CDK_JSON_CONTEXT, env: 'dev', configDir });
     expect(run.status).toBe(1);

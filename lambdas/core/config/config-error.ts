@@ -6,6 +6,7 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly problems: readonly string[],
   ) {
-    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    // A problem may carry a snippet on its next lines: indent them under the problem so the list stays readable.
+    super(`${file}: invalid configuration\n${problems.map((p) => `  - ${p.replace(/\n/g, '\n    ')}`).join('\n')}`);
   }
 }

@@ -3,6 +3,9 @@
 
 import { z } from 'zod';
 
+/** Where runbooks are looked for when the config names no directory; it may be absent (no runbooks). */
+export const DEFAULT_RUNBOOKS_DIR = 'runbooks';
+
 export const knowledgeConfigSchema = z
   .object({
     /** `embedded`: kept by the agent itself (S3 on AWS, a file locally). `qdrant`: a Qdrant cluster. */
@@ -29,7 +32,7 @@ export const knowledgeConfigSchema = z
     /** Below this cosine similarity a past case is not shown as similar. */
     minSimilarity: z.number().min(0).max(1).default(0.5),
     /** Runbooks (Markdown) directory, relative to the config directory. */
-    runbooks: z.string().min(1).default('runbooks'),
+    runbooks: z.string().min(1).default(DEFAULT_RUNBOOKS_DIR),
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -2,6 +2,7 @@
 
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
+import type { $ZodRawIssue } from 'zod/v4/core';
 import { type Playbooks, playbooksSchema } from '../decision/plan';
 import { type CloudWatchConfig, cloudWatchConfigSchema, cloudWatchTopologyProblems } from './cloudwatch-schema';
 import { ConfigError } from './config-error';
@@ -17,6 +18,47 @@ function formatPath(path: readonly PropertyKey[]): string {
   }, '');
 }
 
+const shown = (value: unknown): string => {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+};
+
+/** What the file holds where a value was expected, in the words of the messages below. */
+function found(input: unknown): string {
+  if (input === undefined) return 'missing';
+  if (Array.isArray(input)) return 'got a list';
+  if (input !== null && typeof input === 'object') return 'got a mapping';
+  return `got ${shown(input)}`;
+}
+
+const eitherOf = (items: readonly string[]): string =>
+  items.length === 1 ? items[0] : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+
+/**
+ * Zod's own words for a value outside a fixed set ("Invalid input", or "expected one of 7|14|...") leave the
+ * reader guessing; these list what is allowed and what the file says. Messages a schema sets itself win.
+ */
+export function readableIssue(issue: $ZodRawIssue): string | undefined {
+  if (issue.code === 'invalid_value') {
+    const allowed = issue.values.length === 1 ? 'must be' : 'must be one of';
+    return `${allowed} ${issue.values.map(shown).join(', ')} (${found(issue.input)})`;
+  }
+  if (issue.code !== 'invalid_union') return undefined;
+  if ('discriminator' in issue && Array.isArray(issue.options)) {
+    const value = (issue.input as Record<string, unknown> | null | undefined)?.[String(issue.discriminator)];
+    return `must be one of ${issue.options.map(shown).join(', ')} (${found(value)})`;
+  }
+  // A union of plain types (string | number | boolean): name them all.
+  const types = issue.errors.map((branch) =>
+    branch.length === 1 && branch[0].code === 'invalid_type' && branch[0].path.length === 0
+      ? branch[0].expected
+      : undefined,
+  );
+  if (types.length === 0 || types.some((type) => type === undefined)) return undefined;
+  const named = (types as string[]).map((type) => `${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}`);
+  return `must be ${eitherOf(named)} (${found(issue.input)})`;
+}
+
 /** Parses YAML (or JSON) text and validates it against `schema`, naming file and field on failure. */
 export function parseWithSchema<S extends z.ZodType>(schema: S, text: string, file: string): z.infer<S> {
   const document = parseDocument(text, { prettyErrors: true });
@@ -26,7 +68,7 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, text: string, fi
       document.errors.map((e) => `YAML syntax: ${e.message.split('\n')[0]}`),
     );
   }
-  const result = schema.safeParse(document.toJS());
+  const result = schema.safeParse(document.toJS(), { error: readableIssue });
   if (!result.success) {
     throw new ConfigError(
       file,

@@ -10,6 +10,7 @@ import { kafkaConfigSchema } from './kafka-schema';
 import { knowledgeConfigSchema } from './knowledge-schema';
 import { llmConfigSchema } from './llm-schema';
 import { logSourceSchema } from './log-source-schema';
+import { promqlSyntaxError } from './promql-syntax';
 
 const durationMinutes = z.number().int().positive();
 
@@ -28,6 +29,73 @@ export const serviceSchema = z
   .strict();
 export type ServiceSpec = z.infer<typeof serviceSchema>;
 
+/**
+ * One cycle per group of services that reach one another (a strongly connected component, Tarjan), starting and
+ * ending at the group's first service in config order. Self-dependencies and unknown services are reported on
+ * their own and left out here.
+ */
+function dependencyCycles(services: readonly Pick<ServiceSpec, 'name' | 'dependsOn'>[]): string[][] {
+  const order = new Map(services.map((s, i) => [s.name, i]));
+  const edges = new Map(
+    services.map((s) => [s.name, s.dependsOn.filter((d) => d !== s.name && order.has(d))] as const),
+  );
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const components: string[][] = [];
+  const connect = (name: string): void => {
+    index.set(name, index.size);
+    low.set(name, index.get(name)!);
+    stack.push(name);
+    onStack.add(name);
+    for (const next of edges.get(name) ?? []) {
+      if (!index.has(next)) {
+        connect(next);
+        low.set(name, Math.min(low.get(name)!, low.get(next)!));
+      } else if (onStack.has(next)) {
+        low.set(name, Math.min(low.get(name)!, index.get(next)!));
+      }
+    }
+    if (low.get(name) !== index.get(name)) return;
+    const component: string[] = [];
+    let member: string;
+    do {
+      member = stack.pop()!;
+      onStack.delete(member);
+      component.push(member);
+    } while (member !== name);
+    if (component.length > 1) components.push(component);
+  };
+  for (const { name } of services) if (!index.has(name)) connect(name);
+  return components
+    .map((component) => component.sort((a, b) => order.get(a)! - order.get(b)!))
+    .sort((a, b) => order.get(a[0])! - order.get(b[0])!)
+    .map((component) => shortestCycle(component[0], new Set(component), edges));
+}
+
+/** The shortest way from `start` back to itself inside `within` (breadth first, dependencies in config order). */
+function shortestCycle(start: string, within: ReadonlySet<string>, edges: ReadonlyMap<string, readonly string[]>) {
+  const cameFrom = new Map<string, string>();
+  const queue = [start];
+  for (let head = 0; head < queue.length; head++) {
+    const name = queue[head];
+    for (const next of edges.get(name) ?? []) {
+      if (!within.has(next)) continue;
+      if (next === start) {
+        const path = [start];
+        for (let at: string | undefined = name; at !== undefined && at !== start; at = cameFrom.get(at)) path.push(at);
+        return [start, ...path.slice(1).reverse(), start];
+      }
+      if (!cameFrom.has(next)) {
+        cameFrom.set(next, name);
+        queue.push(next);
+      }
+    }
+  }
+  return [start, start]; // unreachable for a component of two or more: every member reaches every other
+}
+
 export const topologySchema = z
   .object({ services: z.array(serviceSchema).min(1, 'must name at least one service') })
   .strict()
@@ -45,7 +113,13 @@ export const topologySchema = z
     });
     topology.services.forEach((service, index) => {
       service.dependsOn.forEach((dependency, depIndex) => {
-        if (!names.has(dependency)) {
+        if (dependency === service.name) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['services', index, 'dependsOn', depIndex],
+            message: `"${dependency}" depends on itself`,
+          });
+        } else if (!names.has(dependency)) {
           ctx.addIssue({
             code: 'custom',
             path: ['services', index, 'dependsOn', depIndex],
@@ -54,6 +128,10 @@ export const topologySchema = z
         }
       });
     });
+    // With a cycle every service on it is both cause and symptom of the others: root-cause ranking has no answer.
+    for (const cycle of dependencyCycles(topology.services)) {
+      ctx.addIssue({ code: 'custom', path: ['services'], message: `dependency cycle ${cycle.join(' -> ')}` });
+    }
   });
 export type Topology = z.infer<typeof topologySchema>;
 
@@ -62,6 +140,8 @@ const hardLimitSchema = z
   .strict()
   .refine((limit) => limit.above !== undefined || limit.below !== undefined, 'needs "above" or "below"');
 export type HardLimit = z.infer<typeof hardLimitSchema>;
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value.length > 0;
 
 export const signalSchema = z
   .object({
@@ -85,7 +165,27 @@ export const signalSchema = z
      */
     drift: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine(
+    (signal, ctx) => {
+      // Checked here, not at the first tick: Prometheus would reject the query on every tick, and only in the logs.
+      const error = promqlSyntaxError(signal.query);
+      if (error) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['query'],
+          message: [
+            `signal "${String(signal.id)}": PromQL syntax error at ${error.where}: ${error.message}`,
+            error.snippet,
+          ]
+            .filter(Boolean)
+            .join('\n'),
+        });
+      }
+    },
+    // Reported with the signal's other mistakes, not after they are fixed; needs only a query to parse.
+    { when: (payload) => isNonEmptyString((payload.value as { query?: unknown } | null | undefined)?.query) },
+  );
 export type Signal = z.infer<typeof signalSchema>;
 
 export const signalCatalogSchema = z
@@ -278,7 +378,8 @@ export const agentConfigSchema = z
     playbooks: z.string().min(1).default('playbooks.yaml'),
     topology: topologySchema,
     detection: detectionSchema.default(detectionSchema.parse({})),
-    logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(90), z.literal(365)]).default(30),
+    /** Days CloudWatch keeps the agent's logs: one of the retention periods lib/agent-function.ts maps. */
+    logRetentionDays: z.literal([7, 14, 30, 90, 365]).default(30),
     alarmEmail: z.email().optional(),
     /** Slack approvals; without it no plan that needs approval can run. */
     approvals: approvalsSchema.optional(),
