@@ -1,14 +1,21 @@
 // The audit trail's table and who may write to it: append only, for the functions granted, and for no role of
-// the stack ever an update or a delete.
+// the stack ever an overwrite, an update or a delete.
 //
-// Design note. IAM cannot see a request's ConditionExpression, so it cannot tell an append from an overwrite:
-// `dynamodb:PutItem` allows both. Overwrites are therefore prevented in code (every put is conditional on the
-// key not existing, lambdas/adapters/dynamodb/audit-log.ts) and made detectable by the hash chain
-// (lambdas/core/action/audit.ts): a record rewritten by anyone, code or console, no longer matches its hash or
-// its successor's link. Updates and deletes are impossible for the writers, which hold PutItem and Query only,
-// and every role of the stack is explicitly denied them, so a broader grant added later cannot reopen them.
-// No resource policy is attached to the table: the guarantees come from the writers' roles and the chain,
-// and the table stays administrable by the account as any other.
+// Design note. IAM cannot see a PutItem's ConditionExpression, so `dynamodb:PutItem` allows an overwrite as
+// readily as an append. The writers therefore hold no PutItem: they append with a PartiQL INSERT
+// (`dynamodb:PartiQLInsert`), which DynamoDB refuses with DuplicateItemException when the key exists, and read
+// the chain's head with `dynamodb:Query`; nothing else (lambdas/adapters/dynamodb/audit-log.ts). Every role of the
+// stack is also explicitly denied PutItem, updates and deletes on the table, so a broader grant added later
+// cannot reopen them. What IAM then guarantees: the writers cannot change or remove a record once written, and
+// with the deny (`denyMutationsToStackRoles`, on by default) neither can any other role of this stack.
+//
+// What it does not: a principal outside the stack with DynamoDB rights on the table (an administrator, the role
+// CloudFormation deploys with) can still rewrite or delete records; no resource policy is attached, so the table
+// stays administrable by the account as any other. Against those the hash chain (lambdas/core/action/audit.ts)
+// is evidence, not protection: a record edited in place, or removed from the middle, no longer matches its hash
+// or its successor's link. But deleting a chain's newest records (or the whole chain), or rewriting a record and
+// re-sealing every one after it, leaves a valid chain: that is detectable only against the copy streamed to
+// Kafka (config `kafka.auditStream`), when one is configured.
 
 import { Aspects, type IAspect, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type ITable, Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -21,11 +28,13 @@ import type { AgentFunction } from './agent-function';
 import { secretArn } from './slack-approvals';
 
 /**
- * What no role of the stack may do to the audit table: change or remove items (directly, in batches or
- * through PartiQL), expire them (a time-to-live on `seq` would delete every record), or change, delete or stop
- * backing up the table itself. Transactions are covered: they are authorised per contained action.
+ * What no role of the stack may do to the audit table: put items (a put can replace a record; appends go through
+ * PartiQL INSERT), change or remove items (directly, in batches or through PartiQL), expire them (a time-to-live
+ * on `seq` would delete every record), or change, delete or stop backing up the table itself. Transactions are
+ * covered: they are authorised per contained action.
  */
 export const AUDIT_TABLE_MUTATIONS = [
+  'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
   'dynamodb:BatchWriteItem',
@@ -85,13 +94,16 @@ export class AuditTrail extends Construct {
   }
 
   /**
-   * Lets `fn` append records: `dynamodb:PutItem` to write, `dynamodb:Query` to read the chain's head, nothing
-   * else; the table's name travels in AUDIT_TABLE. With a stream, `fn` also learns its topic and brokers and may
-   * read its SASL/SCRAM secret. The brokers must be reachable from a function outside any VPC: the configuration
-   * has none to place it in.
+   * Lets `fn` append records: `dynamodb:PartiQLInsert` to write (an INSERT fails on an existing key, so it can
+   * never overwrite), `dynamodb:Query` to read the chain's head, nothing else; the table's name travels in
+   * AUDIT_TABLE. `fn` must append in the adapter's `'partiql-insert'` mode. With a stream, `fn` also learns its
+   * topic and brokers and may read its SASL/SCRAM secret. The brokers must be reachable from a function outside
+   * any VPC: the configuration has none to place it in.
    */
   grantAppend(fn: AgentFunction): AgentFunction {
-    fn.bindTable(AuditTrail.TABLE_VARIABLE, this.table, { actions: ['PutItem', 'Query'] });
+    fn.bindTable(AuditTrail.TABLE_VARIABLE, this.table, { actions: ['Query'] });
+    // bindTable's closed list of actions has no PartiQL: the insert, the writers' only write, is granted here.
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:PartiQLInsert'], resources: [this.table.tableArn] }));
     const stream = this.stream;
     if (stream) {
       fn.addEnvironment(AuditTrail.STREAM_TOPIC_VARIABLE, stream.topic);

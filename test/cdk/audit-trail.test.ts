@@ -1,5 +1,6 @@
-// The audit trail construct: its table per environment, the exact grant of an appender (PutItem and Query,
-// nothing else), and the stack-wide deny that keeps updates and deletes out whatever is granted later.
+// The audit trail construct: its table per environment, the exact grant of an appender (PartiQLInsert, which
+// cannot overwrite, and Query; no PutItem), and the stack-wide deny that keeps puts, updates and deletes out
+// whatever is granted later.
 
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -8,7 +9,7 @@ import { loadEnvironmentConfig } from '../../lambdas/adapters/config-files';
 import type { AgentConfig } from '../../lambdas/core/config/schema';
 import { AgentFunction } from '../../lib/agent-function';
 import { AUDIT_TABLE_MUTATIONS, AuditTrail, type AuditTrailProps } from '../../lib/audit-trail';
-import { CDK_JSON_CONTEXT } from './synth';
+import { CDK_JSON_CONTEXT, type Synthesized, synthesize } from './synth';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Sid?: string };
 type Resource = { Type: string; Properties: Record<string, unknown>; DeletionPolicy?: string };
@@ -105,19 +106,28 @@ test('outside dev the table has deletion protection and outlives the stack', () 
   expect(table.DeletionPolicy).toBe('Delete');
 });
 
-test('an appender may put items and query the table, nothing else, and finds the table in AUDIT_TABLE', () => {
-  expect(allowedOnTable(prod, prod.writerRoleId)).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+test('an appender holds PartiQLInsert and Query on the table, no PutItem, UpdateItem or DeleteItem; AUDIT_TABLE names it', () => {
+  expect(allowedOnTable(prod, prod.writerRoleId)).toEqual(['dynamodb:PartiQLInsert', 'dynamodb:Query']);
   const dynamoActions = statementsOf(prod, prod.writerRoleId)
     .filter((s) => s.Effect === 'Allow')
     .flatMap((s) => asArray(s.Action))
     .filter((action) => action.startsWith('dynamodb:'));
-  expect(dynamoActions.sort()).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+  expect(dynamoActions.sort()).toEqual(['dynamodb:PartiQLInsert', 'dynamodb:Query']);
+  // Every action that can replace or remove an item is absent, whatever the deny below adds.
+  for (const action of ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'PartiQLUpdate', 'PartiQLDelete']) {
+    expect(dynamoActions).not.toContain(`dynamodb:${action}`);
+  }
+  // Granted on the table itself, not its indexes nor a wildcard.
+  for (const statement of statementsOf(prod, prod.writerRoleId).filter((s) => s.Effect === 'Allow')) {
+    if (!asArray(statement.Action).some((action) => action.startsWith('dynamodb:'))) continue;
+    expect(statement.Resource).toEqual({ 'Fn::GetAtt': [prod.tableId, 'Arn'] });
+  }
   prod.template.hasResourceProperties('AWS::Lambda::Function', {
     Environment: { Variables: { AUDIT_TABLE: { Ref: prod.tableId } } },
   });
 });
 
-test('every role of the stack is denied updates and deletes on the table, even one granted them', () => {
+test('every role of the stack, even one granted them, is explicitly denied puts, updates, deletes and table changes', () => {
   const roleIds = Object.entries(prod.resources)
     .filter(([, r]) => r.Type === 'AWS::IAM::Role')
     .map(([id]) => id);
@@ -136,15 +146,77 @@ test('every role of the stack is denied updates and deletes on the table, even o
       ],
     });
   }
-  for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+  for (const action of [
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+    'dynamodb:PartiQLUpdate',
+    'dynamodb:PartiQLDelete',
+  ]) {
     expect(AUDIT_TABLE_MUTATIONS).toContain(action);
   }
-  // The wrongly granted role shows what the deny is for: its allow no longer counts.
-  expect(allowedOnTable(prod, prod.bystanderRoleId)).toEqual(expect.arrayContaining(['dynamodb:DeleteItem']));
+  // The one write the appenders need stays allowed: denying it would stop the trail.
+  expect(AUDIT_TABLE_MUTATIONS).not.toContain('dynamodb:PartiQLInsert');
+  expect(AUDIT_TABLE_MUTATIONS).not.toContain('dynamodb:Query');
+  // The wrongly granted role shows what the deny is for: its allows no longer count.
+  expect(allowedOnTable(prod, prod.bystanderRoleId)).toEqual(
+    expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:DeleteItem']),
+  );
 });
 
 test('the stack-wide deny can be left out', () => {
   const without = build('prod', { denyMutationsToStackRoles: false });
   expect(statementsOf(without, without.writerRoleId).filter((s) => s.Effect === 'Deny')).toEqual([]);
-  expect(allowedOnTable(without, without.writerRoleId)).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+  expect(allowedOnTable(without, without.writerRoleId)).toEqual(['dynamodb:PartiQLInsert', 'dynamodb:Query']);
+});
+
+describe('in the deployed stack', () => {
+  let stack: Synthesized;
+  beforeAll(() => {
+    stack = synthesize({ env: 'prod', 'aws:cdk:bundling-stacks': [] });
+  });
+  afterAll(() => stack?.dispose());
+
+  /** Every statement of every inline policy, with the logical ids of the roles it is attached to. */
+  const statements = () =>
+    Object.values(stack.resources)
+      .filter((r) => r.Type === 'AWS::IAM::Policy')
+      .flatMap((policy) => {
+        const roles = (policy.Properties.Roles as { Ref: string }[]).map((role) => role.Ref);
+        const document = policy.Properties.PolicyDocument as { Statement: Statement | Statement[] };
+        return asArray(document.Statement).map((statement) => ({ roles, statement }));
+      });
+
+  test('only the six appenders may write the audit table, by PartiQLInsert; every role is denied PutItem and the rest', () => {
+    const tableId = stack.logicalId(stack.stack.audit.table);
+    const onAudit = (statement: Statement) => JSON.stringify(statement.Resource).includes(`"${tableId}"`);
+    const allows = statements().filter(({ statement }) => statement.Effect === 'Allow' && onAudit(statement));
+    const actions = new Set(allows.flatMap(({ statement }) => asArray(statement.Action)));
+    expect([...actions].sort()).toEqual(['dynamodb:PartiQLInsert', 'dynamodb:Query']);
+
+    const { incidentWorkflow, approvals } = stack.stack;
+    const appenderRoles = [
+      incidentWorkflow.decide,
+      incidentWorkflow.remediate,
+      incidentWorkflow.notify,
+      approvals.requestApproval,
+      approvals.interactions,
+      approvals.closeApproval,
+    ].map((fn) => stack.logicalId(fn.role as Role));
+    const inserters = allows
+      .filter(({ statement }) => asArray(statement.Action).includes('dynamodb:PartiQLInsert'))
+      .flatMap(({ roles }) => roles);
+    expect(new Set(inserters)).toEqual(new Set(appenderRoles));
+
+    const roleIds = Object.entries(stack.resources)
+      .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+      .map(([id]) => id);
+    for (const roleId of roleIds) {
+      const denied = statements()
+        .filter(({ roles, statement }) => roles.includes(roleId) && statement.Effect === 'Deny' && onAudit(statement))
+        .flatMap(({ statement }) => asArray(statement.Action));
+      expect({ roleId, denied: denied.sort() }).toEqual({ roleId, denied: [...AUDIT_TABLE_MUTATIONS].sort() });
+    }
+  });
 });

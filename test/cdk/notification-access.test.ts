@@ -85,7 +85,7 @@ describe('the incident notify function', () => {
     const alertState = arnOf(s.logicalId(alertIngest.table));
     expect(sorted(grantsOf(incidentWorkflow.notify))).toEqual(
       sorted([
-        { action: 'dynamodb:PutItem', resource: arnOf(s.logicalId(audit.table)) },
+        { action: 'dynamodb:PartiQLInsert', resource: arnOf(s.logicalId(audit.table)) },
         { action: 'dynamodb:Query', resource: arnOf(s.logicalId(audit.table)) },
         { action: 'dynamodb:GetItem', resource: alertState },
         { action: 'dynamodb:PutItem', resource: alertState },

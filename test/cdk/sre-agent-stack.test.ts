@@ -206,7 +206,7 @@ describe.each([
     }
   });
 
-  test('audit writers may only append: PutItem and Query on the audit table, never update or delete', () => {
+  test('audit writers hold PartiQLInsert and Query on the audit table only: no put, update or delete', () => {
     const synth = get();
     const { stack, logicalId } = synth;
     const auditArn = arnOf(logicalId(stack.audit.table));
@@ -215,7 +215,7 @@ describe.each([
         .filter((grant) => JSON.stringify(grant.resource).includes(JSON.stringify(auditArn).slice(1, -1)))
         .map((grant) => grant.action)
         .sort();
-      expect(onAudit).toEqual(['dynamodb:PutItem', 'dynamodb:Query']);
+      expect(onAudit).toEqual(['dynamodb:PartiQLInsert', 'dynamodb:Query']);
     }
   });
 

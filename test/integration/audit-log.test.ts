@@ -1,9 +1,13 @@
-// The audit log on dynalite (the real DynamoDB API): appends chain up, concurrent writers never share a seq,
-// and whatever is changed behind the adapter's back is found by `verifyChain` and by `sre-agent audit verify`.
+// The audit log on dynalite (the real DynamoDB API) in its 'conditional-put' mode, the local runtime's: appends
+// chain up, concurrent writers never share a seq, failures name the table and the chain, and whatever is changed
+// behind the adapter's back is found by `verifyChain` and by `sre-agent audit verify`. The 'partiql-insert' mode
+// of the Lambdas is covered in test/unit/audit-log-partiql.test.ts: dynalite has no ExecuteStatement.
 
 import { DeleteItemCommand, DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   AuditAppendConflictError,
+  AuditAppendError,
+  appendModeFor,
   DynamoAuditLog,
   type DynamoAuditLogOptions,
 } from '../../lambdas/adapters/dynamodb/audit-log';
@@ -18,7 +22,10 @@ let log: DynamoAuditLog;
 beforeAll(async () => {
   dynamo = await startLocalDynamo('audit-test');
   let tick = 0;
-  log = new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { now: () => new Date(T0 + 1000 * tick++) });
+  log = new DynamoAuditLog(dynamo.client, dynamo.tables.audit, {
+    append: 'conditional-put',
+    now: () => new Date(T0 + 1000 * tick++),
+  });
 });
 afterAll(async () => {
   await dynamo.close();
@@ -60,7 +67,10 @@ function racingLog(chain: string, times: number, options: DynamoAuditLogOptions)
     },
     { step: 'initialize' },
   );
-  return { racer: new DynamoAuditLog(client, dynamo.tables.audit, options), stop: () => client.destroy() };
+  return {
+    racer: new DynamoAuditLog(client, dynamo.tables.audit, { ...options, append: 'conditional-put' }),
+    stop: () => client.destroy(),
+  };
 }
 
 /** Runs the CLI command against the dynalite endpoint and collects what it prints. */
@@ -141,6 +151,24 @@ describe('DynamoAuditLog', () => {
       ...Array(3).fill('competitor'),
     ]);
     expect(verifyChain(records)).toEqual({ ok: true, length: 7 });
+  });
+
+  it('surfaces any other failure naming the table and the chain, and writes nothing', async () => {
+    const missing = new DynamoAuditLog(dynamo.client, 'audit-test-no-such-table', { append: 'conditional-put' });
+    const error = await missing.append('inc-nowhere', step('lost')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AuditAppendError);
+    expect(error).toMatchObject({ chain: 'inc-nowhere', table: 'audit-test-no-such-table', mode: 'conditional-put' });
+    expect((error as Error).message).toMatch(
+      /^could not append to audit chain "inc-nowhere" in table "audit-test-no-such-table" \(conditional-put\): ResourceNotFoundException/,
+    );
+
+    // dynalite has no ExecuteStatement: the Lambdas' mode fails here, loudly, and never falls back to a put.
+    const inserting = new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { append: 'partiql-insert' });
+    const refused = await inserting.append('inc-partiql-on-dynalite', step('lost')).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ name: 'AuditAppendError', mode: 'partiql-insert' });
+    expect(await log.read('inc-partiql-on-dynalite')).toEqual([]);
+    // Which is why a function whose DynamoDB is this local stand-in appends with conditional puts.
+    expect(appendModeFor({ AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint })).toBe('conditional-put');
   });
 
   it('lists every chain, including one whose first record was deleted', async () => {

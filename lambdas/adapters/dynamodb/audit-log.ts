@@ -1,15 +1,40 @@
-// AuditLog on DynamoDB: one item per record under (chain, seq). Records are only ever created, with a put that
-// fails if the key exists; a writer that loses the race for a seq re-reads the head and seals after it.
+// AuditLog on DynamoDB: one item per record under (chain, seq). Records are only ever created, never replaced: with
+// a PartiQL INSERT on AWS, or a put that fails if the key exists on the local stand-in. A writer that loses the race
+// for a seq re-reads the head and seals after it.
 
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DuplicateItemException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  ExecuteStatementCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type AuditEntry, type AuditRecord, canonicalJson, type JsonObject, nextRecord } from '../../core/action/audit';
 import type { AuditLog } from '../../core/ports';
 import { TABLES } from './table-definitions';
 
 const CHAIN = TABLES.audit.partitionKey;
 
+/**
+ * How a record is created. Neither way replaces an existing record, but only the first is append-only by IAM:
+ * `dynamodb:PartiQLInsert` cannot overwrite, while `dynamodb:PutItem` allows any put and only the request's own
+ * condition keeps it an append.
+ * - `'partiql-insert'`: `INSERT INTO "<table>" VALUE {...}` through ExecuteStatement, which DynamoDB refuses with
+ *   DuplicateItemException when the key exists. The Lambdas' way: their roles hold PartiQLInsert, not PutItem.
+ * - `'conditional-put'`: PutItem with `attribute_not_exists` on the key, refused with ConditionalCheckFailedException.
+ *   The local runtime's way: dynalite has no ExecuteStatement. The stack denies PutItem on the audit table, so on
+ *   AWS this way fails loudly instead of weakening anything.
+ */
+export type AuditAppendMode = 'partiql-insert' | 'conditional-put';
+
 export interface DynamoAuditLogOptions {
+  /**
+   * How records are created (see AuditAppendMode). The default is the one that works on dynalite; a function
+   * deployed on AWS must pass `'partiql-insert'` (see `appendModeFor`).
+   * @default 'conditional-put'
+   */
+  readonly append?: AuditAppendMode;
   /**
    * Clock stamping entries that carry no time of their own.
    * @default () => new Date()
@@ -28,6 +53,19 @@ export interface DynamoAuditLogOptions {
   readonly backoffMs?: number;
 }
 
+/**
+ * The append mode of a function running with `env`: `'partiql-insert'`, unless DynamoDB is reached on this
+ * machine's loopback interface, where only a local stand-in can listen (dynalite in the integration tests, which
+ * has no ExecuteStatement). DynamoDB itself is never on loopback, so a deployed function always inserts.
+ */
+export function appendModeFor(env: Readonly<Record<string, string | undefined>>): AuditAppendMode {
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB ?? env.AWS_ENDPOINT_URL;
+  if (!endpoint || !URL.canParse(endpoint)) return 'partiql-insert';
+  const host = new URL(endpoint).hostname;
+  const loopback = host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return loopback ? 'conditional-put' : 'partiql-insert';
+}
+
 /** Every attempt at appending lost the race for the next seq: the chain is too busy, nothing was written. */
 export class AuditAppendConflictError extends Error {
   override readonly name = 'AuditAppendConflictError';
@@ -40,8 +78,44 @@ export class AuditAppendConflictError extends Error {
   }
 }
 
+/**
+ * An append failed for another reason than a lost race (access denied, throttling, a missing table, the network);
+ * `cause` is DynamoDB's error. The message names the table, the chain and the mode, which is what an operator
+ * needs to tell a missing grant from a wrong table.
+ */
+export class AuditAppendError extends Error {
+  override readonly name = 'AuditAppendError';
+  constructor(
+    readonly chain: string,
+    readonly table: string,
+    readonly mode: AuditAppendMode,
+    cause: unknown,
+  ) {
+    const reason = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    super(`could not append to audit chain "${chain}" in table "${table}" (${mode}): ${reason}`, { cause });
+  }
+}
+
+/**
+ * The attributes of an item, in the order the INSERT names them. `satisfies` makes a field added to AuditRecord a
+ * compile error here, so the INSERT can never drop one that the put would have kept.
+ */
+const ATTRIBUTES = Object.keys({
+  chain: true,
+  seq: true,
+  at: true,
+  actor: true,
+  kind: true,
+  summary: true,
+  detail: true,
+  prevHash: true,
+  hash: true,
+} satisfies Record<keyof AuditRecord, true>) as (keyof AuditRecord)[];
+
 export class DynamoAuditLog implements AuditLog {
   private readonly doc: DynamoDBDocumentClient;
+  private readonly mode: AuditAppendMode;
+  private readonly insert: string;
   private readonly now: () => Date;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
@@ -52,6 +126,10 @@ export class DynamoAuditLog implements AuditLog {
     options: DynamoAuditLogOptions = {},
   ) {
     this.doc = DynamoDBDocumentClient.from(client);
+    this.mode = options.append ?? 'conditional-put';
+    // Values travel only as `?` parameters: the statement is the same text for every record.
+    const tuple = ATTRIBUTES.map((name) => `${partiqlString(name)}: ?`).join(', ');
+    this.insert = `INSERT INTO ${partiqlIdentifier(tableName)} VALUE {${tuple}}`;
     this.now = options.now ?? (() => new Date());
     this.maxAttempts = options.maxAttempts ?? 10;
     this.backoffMs = options.backoffMs ?? 10;
@@ -62,20 +140,15 @@ export class DynamoAuditLog implements AuditLog {
     let lastConflict: unknown;
     for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
       if (attempt > 1) await pause(Math.random() * Math.min(1000, this.backoffMs * 2 ** (attempt - 2)));
-      const record = nextRecord(await this.head(chain), { ...entry, chain, at });
+      const head = await this.head(chain).catch((error: unknown) => {
+        throw new AuditAppendError(chain, this.tableName, this.mode, error);
+      });
+      const record = nextRecord(head, { ...entry, chain, at });
       try {
-        await this.doc.send(
-          new PutCommand({
-            TableName: this.tableName,
-            Item: toItem(record),
-            // On the full key: a record, once written, is never overwritten, not even by an identical one.
-            ConditionExpression: 'attribute_not_exists(#chain)',
-            ExpressionAttributeNames: { '#chain': CHAIN },
-          }),
-        );
+        await this.create(record);
         return record;
       } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        if (!this.lostTheRace(error)) throw new AuditAppendError(chain, this.tableName, this.mode, error);
         lastConflict = error;
       }
     }
@@ -122,6 +195,33 @@ export class DynamoAuditLog implements AuditLog {
     return [...chains].sort();
   }
 
+  /** Writes `record` under its key if, and only if, nothing is there yet: a record is never overwritten. */
+  private async create(record: AuditRecord): Promise<void> {
+    const item = toItem(record);
+    if (this.mode === 'partiql-insert') {
+      await this.doc.send(
+        new ExecuteStatementCommand({ Statement: this.insert, Parameters: ATTRIBUTES.map((name) => item[name]) }),
+      );
+      return;
+    }
+    await this.doc.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: item,
+        // On the full key: a record, once written, is never overwritten, not even by an identical one.
+        ConditionExpression: 'attribute_not_exists(#chain)',
+        ExpressionAttributeNames: { '#chain': CHAIN },
+      }),
+    );
+  }
+
+  /** The key was taken between reading the head and writing: another record landed first. */
+  private lostTheRace(error: unknown): boolean {
+    return this.mode === 'partiql-insert'
+      ? error instanceof DuplicateItemException
+      : error instanceof ConditionalCheckFailedException;
+  }
+
   /** The chain's last record, read consistently so a record written a moment ago is seen. */
   private async head(chain: string): Promise<AuditRecord | undefined> {
     const answer = await this.doc.send(
@@ -161,5 +261,11 @@ function fromItem(item: Record<string, unknown>): AuditRecord {
   const { chain, seq, at, actor, kind, summary, prevHash, hash } = item;
   return { chain, seq, at, actor, kind, summary, detail, prevHash, hash } as AuditRecord;
 }
+
+/** A PartiQL identifier (the table's name): double-quoted, inner double quotes doubled. */
+const partiqlIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** A PartiQL string (an attribute name in a tuple): single-quoted, inner single quotes doubled. */
+const partiqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
