@@ -1,6 +1,7 @@
 // What the Diagnose and Close steps may call on AWS for the sources the configuration names: one secret per
-// authenticated Loki, Qdrant or Claude API, the EKS cluster's endpoint, and the Bedrock models it invokes; and how
-// long the step may take. The deploy-events table and the work bucket are bound where they are built.
+// authenticated Loki, Qdrant or Claude API, the EKS cluster's endpoint, the Bedrock models it invokes, and the
+// metric source the key series is read from (as the collector reads it); and how long the step may take. The
+// deploy-events table and the work bucket are bound where they are built.
 
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -9,6 +10,7 @@ import type { KnowledgeConfig } from '../lambdas/core/config/knowledge-schema';
 import type { LlmConfig } from '../lambdas/core/config/llm-schema';
 import type { LogSourceConfig } from '../lambdas/core/config/log-source-schema';
 import type { AgentConfig, ClusterConfig } from '../lambdas/core/config/schema';
+import { metricSourceStatements } from './metric-source-access';
 import { secretArn } from './slack-approvals';
 
 /**
@@ -144,10 +146,19 @@ export function describeClusterStatement(
   });
 }
 
-/** Everything the Decide function calls on AWS for its configured evidence, knowledge and model. */
-export function diagnosisStatements(scope: Construct, config: AgentConfig): PolicyStatement[] {
+/**
+ * Everything the Decide function calls on AWS for its configured evidence, knowledge and model, and for the key
+ * series: the metric source's secret or AMP workspace, the same grant as the collector's. `configFile` names the
+ * file in the error a metric source that cannot be granted fails synth with.
+ */
+export function diagnosisStatements(
+  scope: Construct,
+  config: AgentConfig,
+  configFile = 'the agent configuration',
+): PolicyStatement[] {
   const { diagnosis, region, cluster } = config;
   return [
+    ...metricSourceStatements(scope, config.metricSource, configFile),
     ...logSourceStatements(scope, diagnosis.logs),
     ...knowledgeStatements(scope, diagnosis.knowledge, region),
     ...llmStatements(scope, diagnosis.llm, region),
@@ -167,13 +178,15 @@ export function cloudWatchReadStatement(): PolicyStatement {
 /**
  * The Decide function's timeout: enough for the slowest Diagnose the configuration allows. Evidence is read
  * concurrently (Loki's retries usually bound it), then past cases are searched (twice: the incident, then its
- * root cause's runbooks), then the model re-ranks within its own deadline. Never below MIN_DECIDE_TIMEOUT.
+ * root cause's runbooks), then the model re-ranks within its own deadline, then the key series of the root cause
+ * it settled on is read (the metric source's retries bound it). Never below MIN_DECIDE_TIMEOUT.
  */
 export function decideTimeout(config: AgentConfig): Duration {
   const { llm, logs, knowledge } = config.diagnosis;
   const evidenceMs = Math.max(EVIDENCE_FLOOR_MS, logs ? logs.timeoutMs * (logs.retries + 1) : 0);
   const knowledgeMs = knowledge.store === 'qdrant' && knowledge.qdrant ? 2 * knowledge.qdrant.timeoutMs : 0;
   const llmMs = llm && llm.provider !== 'none' ? llm.timeoutMs : 0;
-  const seconds = Math.ceil((evidenceMs + knowledgeMs + llmMs + MARGIN_MS) / 1000);
+  const keySeriesMs = config.metricSource.timeoutMs * (config.metricSource.retries + 1);
+  const seconds = Math.ceil((evidenceMs + knowledgeMs + llmMs + keySeriesMs + MARGIN_MS) / 1000);
   return Duration.seconds(Math.max(MIN_DECIDE_TIMEOUT.toSeconds(), seconds));
 }

@@ -1,5 +1,5 @@
-// Module-scope wiring for the Diagnose step on AWS: where deploys, logs, Kubernetes state, past cases and the
-// model come from, each built only when the configuration asks for it and connected on first use.
+// Module-scope wiring for the Diagnose step on AWS: where deploys, logs, Kubernetes state, the key series' metrics,
+// past cases and the model come from, each built only when the configuration asks for it and connected on first use.
 
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { CloudWatchMetricsReader } from '../adapters/cloudwatch/cloudwatch-metrics';
@@ -11,13 +11,14 @@ import { bedrockLlmClient } from '../adapters/llm/bedrock-client';
 import { LokiLogSource } from '../adapters/loki/loki-log-source';
 import type { DeployRecord } from '../core/cognition/classify';
 import type { KubeStateReader } from '../core/cognition/kube-findings';
-import type { AgentConfig } from '../core/config/schema';
+import type { AgentConfig, SignalCatalog } from '../core/config/schema';
 import { type CaseKnowledge, caseKnowledge } from '../core/diagnosis/case-knowledge';
 import type { AwsMetricsReader } from '../core/diagnosis/evidence';
+import type { KeyMetrics } from '../core/diagnosis/key-series';
 import { type KnowledgeBase, type KnowledgeDocument, storeDocuments } from '../core/diagnosis/knowledge';
 import { type LlmClient, type RerankOutcome, type RerankRequest, rerank } from '../core/diagnosis/rerank';
 import type { LogSource } from '../core/perception/log-source';
-import { dynamoClient, logger, readSecret, requiredEnv, workBlobs } from './runtime';
+import { dynamoClient, logger, metricSource, readSecret, requiredEnv, workBlobs } from './runtime';
 
 /** Where the embedded knowledge base lives in the work bucket. */
 export const KNOWLEDGE_KEY = 'knowledge/cases.jsonl';
@@ -57,6 +58,14 @@ export function kubeReader(config: AgentConfig): KubeStateReader | undefined {
     getDeployment: async (namespace, name) => (await get()).getDeployment(namespace, name),
     listHpas: async (namespace) => (await get()).listHpas(namespace),
   };
+}
+
+/**
+ * The collector's metric source (Prometheus, Mimir or AMP, its secret read on first query) and signal catalog,
+ * from which Diagnose reads the key series shown on the approval message.
+ */
+export function keyMetrics(config: AgentConfig, catalog: SignalCatalog): KeyMetrics {
+  return { source: metricSource(config), catalog };
 }
 
 /** CloudWatch metrics of the AWS resources behind services, per `diagnosis.cloudwatch`. */

@@ -2,7 +2,7 @@
 // built once per cold start from the bundled configuration.
 
 import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
-import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
+import { appendModeFor, DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
@@ -11,7 +11,7 @@ import type { KubeExchange } from '../adapters/eks/kube-client';
 import { type AuditProducer, createAuditProducer, KafkaAuditStream } from '../adapters/kafka/audit-stream';
 import { PublishingAuditLog } from '../adapters/kafka/publishing-audit-log';
 import type { ClusterExecutor, TargetSnapshot } from '../core/action/ports';
-import type { AgentConfig } from '../core/config/schema';
+import type { AgentConfig, SignalCatalog } from '../core/config/schema';
 import { denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { Playbooks } from '../core/decision/plan';
 import type { DecideStepDeps } from '../core/decision/steps';
@@ -19,7 +19,7 @@ import { formatTarget } from '../core/decision/types';
 import type { KnowledgeDocument } from '../core/diagnosis/knowledge';
 import type { AuditLog } from '../core/ports';
 import { ServiceGraph } from '../core/topology';
-import { awsMetrics, deploysSource, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
+import { awsMetrics, deploysSource, keyMetrics, knowledge, kubeReader, logSource, reranker } from './diagnosis-runtime';
 import { dynamoClient, logger, readSecret, requiredEnv } from './runtime';
 
 /**
@@ -28,7 +28,7 @@ import { dynamoClient, logger, readSecret, requiredEnv } from './runtime';
  * returning so queued records leave before the sandbox freezes.
  */
 export function auditLog(): AuditLog & { flush(timeoutMs?: number): Promise<boolean> } {
-  const dynamo = new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'));
+  const dynamo = new DynamoAuditLog(dynamoClient(), requiredEnv('AUDIT_TABLE'), { append: appendModeFor(process.env) });
   const topic = process.env.AUDIT_STREAM_TOPIC;
   const brokers = process.env.AUDIT_STREAM_BROKERS?.split(',').filter((b) => b.trim() !== '');
   if (!topic || !brokers || brokers.length === 0) return Object.assign(dynamo, { flush: async () => true });
@@ -67,6 +67,8 @@ export function decideDeps(
   config: AgentConfig,
   playbooks: Playbooks,
   runbooks: readonly KnowledgeDocument[] = [],
+  /** With the catalog, Diagnose reads the key metric's last hour for the approval message's sparkline. */
+  catalog?: SignalCatalog,
 ): DecideStepDeps {
   const logs = logSource(config);
   const kube = kubeReader(config);
@@ -83,6 +85,7 @@ export function decideDeps(
     ...(logs ? { logs } : {}),
     ...(kube ? { kube } : {}),
     ...(aws ? { awsMetrics: aws } : {}),
+    ...(catalog ? { metrics: keyMetrics(config, catalog) } : {}),
     knowledge: knowledge(config, runbooks),
     ...(rerank ? { reranker: rerank } : {}),
     changeFreezeAt: inChangeFreeze(config.guardrails.changeFreezes),

@@ -1,7 +1,8 @@
 // What each configured diagnosis source costs in IAM, resources and environment, and that an unconfigured one
 // costs nothing: Loki, Qdrant and Claude API secrets, Bedrock models and inference profiles, the embedded
 // knowledge base, the EKS reader identity, the deploy-events table and its Kafka consumer (MSK and self-managed),
-// and the audit stream. Stacks are synthesized from edited copies of config/, bundling skipped.
+// the audit stream, and the metric source the key series is read from (the collector's own grant). Stacks are
+// synthesized from edited copies of config/, bundling skipped.
 
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { ConfigError } from '../../lambdas/core/config/load';
 import { agentConfigSchema } from '../../lambdas/core/config/schema';
 import type { AgentFunction } from '../../lib/agent-function';
 import { DeployEvents } from '../../lib/deploy-events';
-import { bedrockModelStatements, decideTimeout, llmStatements } from '../../lib/diagnosis-access';
+import { bedrockModelStatements, decideTimeout, diagnosisStatements, llmStatements } from '../../lib/diagnosis-access';
 import { CDK_JSON_CONTEXT, copyConfigDir, type Resource, resourcesOfType, type Synthesized, synthesize } from './synth';
 
 type Json = Record<string, unknown>;
@@ -30,6 +31,10 @@ const secret = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:se
 const model = (region: string, id: string) => `arn:aws:bedrock:${region}::foundation-model/${id}`;
 const SONNET_PROFILE = `arn:aws:bedrock:${REGION}:${ACCOUNT}:inference-profile/global.anthropic.claude-sonnet-4-6`;
 const AUDIT_BROKERS = ['b-1.audit.example.com:9096', 'b-2.audit.example.com:9096'];
+/** Staging's Mimir token (config/staging.yaml), which the collector and Decide both read. */
+const MIMIR_TOKEN = secret('sre-agent/staging/mimir-token');
+/** Prod's AMP workspace (config/prod.yaml). */
+const AMP_WORKSPACE = `arn:aws:aps:${REGION}:${ACCOUNT}:workspace/ws-00000000-0000-0000-0000-000000000000`;
 
 /** Every source at once: Loki with a token, Bedrock's default model, Qdrant with Titan, EKS, MSK with IAM auth. */
 const EVERYTHING = {
@@ -156,6 +161,8 @@ const appenders = (s: Synthesized) => [
   s.stack.incidentWorkflow.remediate,
   s.stack.incidentWorkflow.notify,
   s.stack.approvals.requestApproval,
+  s.stack.approvals.interactions,
+  s.stack.approvals.closeApproval,
 ];
 
 describe('the Decide function with every source configured', () => {
@@ -168,12 +175,15 @@ describe('the Decide function with every source configured', () => {
         // Its own steps, as before.
         { action: 'dynamodb:GetItem', resource: arnOf(id(tables.incidents)) },
         { action: 'dynamodb:PutItem', resource: arnOf(id(tables.incidents)) },
-        { action: 'dynamodb:PutItem', resource: arnOf(id(audit.table)) },
+        // Appends to the audit trail: a PartiQL INSERT, which cannot overwrite (lib/audit-trail.ts).
+        { action: 'dynamodb:PartiQLInsert', resource: arnOf(id(audit.table)) },
         { action: 'dynamodb:Query', resource: arnOf(id(audit.table)) },
         // Deploys: one Query per service.
         { action: 'dynamodb:Query', resource: arnOf(id(deployEvents!.table)) },
         // Loki's token, Qdrant's API key, and the audit stream's SASL/SCRAM credentials.
         { action: 'secretsmanager:GetSecretValue', resource: secret('sre-agent/staging/loki-token') },
+        // Mimir's token, for the key series.
+        { action: 'secretsmanager:GetSecretValue', resource: MIMIR_TOKEN },
         { action: 'secretsmanager:GetSecretValue', resource: secret('sre-agent/staging/qdrant-api-key') },
         { action: 'secretsmanager:GetSecretValue', resource: secret('AmazonMSK_sre-agent-audit') },
         // Titan embeddings in the function's Region.
@@ -201,8 +211,8 @@ describe('the Decide function with every source configured', () => {
       // diagnosis-runtime.ts builds the knowledge base with the bucket named even for Qdrant; no object is granted.
       WORK_BUCKET: refOf(s.logicalId(s.stack.workBucket)),
     });
-    // Loki 5 s x 3 tries, two Qdrant searches of 3 s, the model's 20 s, 10 s to spare.
-    expect(functionProps(s, decide)).toMatchObject({ Timeout: 51, MemorySize: 1024 });
+    // Loki 5 s x 3 tries, two Qdrant searches of 3 s, the model's 20 s, Mimir 5 s x 3 tries, 10 s to spare.
+    expect(functionProps(s, decide)).toMatchObject({ Timeout: 66, MemorySize: 1024 });
   });
 
   test('maps the Decide role to the reader group, beside the executor', () => {
@@ -232,7 +242,8 @@ describe('the Decide function with the alternative sources', () => {
       sorted([
         { action: 'dynamodb:GetItem', resource: arnOf(id(tables.incidents)) },
         { action: 'dynamodb:PutItem', resource: arnOf(id(tables.incidents)) },
-        { action: 'dynamodb:PutItem', resource: arnOf(id(audit.table)) },
+        // Appends to the audit trail: a PartiQL INSERT, which cannot overwrite (lib/audit-trail.ts).
+        { action: 'dynamodb:PartiQLInsert', resource: arnOf(id(audit.table)) },
         { action: 'dynamodb:Query', resource: arnOf(id(audit.table)) },
         { action: 'dynamodb:Query', resource: arnOf(id(deployEvents!.table)) },
         { action: 'secretsmanager:GetSecretValue', resource: secret('sre-agent/dev/loki') },
@@ -247,24 +258,69 @@ describe('the Decide function with the alternative sources', () => {
         },
       ]),
     );
-    // Loki 5 s x 3 tries and the model's 30 s, 10 s to spare.
-    expect(functionProps(s, incidentWorkflow.decide)).toMatchObject({ Timeout: 55 });
+    // Loki 5 s x 3 tries, the model's 30 s, Prometheus 5 s x 3 tries, 10 s to spare.
+    expect(functionProps(s, incidentWorkflow.decide)).toMatchObject({ Timeout: 70 });
+  });
+});
+
+describe('the key series: Decide reads the metric source as the collector does', () => {
+  const metricSourceGrants = (s: Synthesized, fn: AgentFunction) =>
+    grantsOf(s, roleOf(fn)).filter(
+      (grant) => grant.action.startsWith('aps:') || JSON.stringify(grant.resource).includes('mimir-token'),
+    );
+
+  test.each([
+    [
+      'staging: the Mimir token',
+      () => everything,
+      [{ action: 'secretsmanager:GetSecretValue', resource: MIMIR_TOKEN }],
+    ],
+    [
+      'prod: aps:QueryMetrics on the AMP workspace',
+      () => mskScram,
+      [{ action: 'aps:QueryMetrics', resource: AMP_WORKSPACE }],
+    ],
+    ['dev: nothing for an open Prometheus', () => alternatives, []],
+  ])('%s', (_, get, expected) => {
+    const s = get();
+    expect(metricSourceGrants(s, s.stack.incidentWorkflow.decide)).toEqual(expected);
+    expect(metricSourceGrants(s, s.stack.detectionLoop.collectMetrics)).toEqual(expected);
+  });
+
+  test('the metric source of a configuration that cannot be granted fails synth on the field', () => {
+    const stack = new Stack(new App({ context: CDK_JSON_CONTEXT }), 'Blocks', {
+      env: { account: ACCOUNT, region: REGION },
+    });
+    const config = agentConfigSchema.parse({
+      ...loadEnvironmentConfig('dev').config,
+      metricSource: { flavor: 'prometheus', url: 'https://prometheus.example.com', auth: { type: 'sigv4' } },
+    });
+    expect(() => diagnosisStatements(stack, config, 'config/dev.yaml')).toThrow(ConfigError);
+    expect(() => diagnosisStatements(stack, config, 'config/dev.yaml')).toThrow(
+      /config\/dev\.yaml: invalid configuration\n {2}- metricSource\.url: SigV4 auth needs an Amazon Managed Prometheus/,
+    );
   });
 });
 
 describe('nothing is granted for what is not configured', () => {
-  test('Decide keeps its steps and the default embedded knowledge base, and nothing else', () => {
+  test('Decide keeps its steps, the default embedded knowledge base and the metric source, and nothing else', () => {
     const s = plain;
     const { incidentWorkflow, tables, audit, workBucket } = s.stack;
     const actions = new Set(grantsOf(s, roleOf(incidentWorkflow.decide)).map((grant) => grant.action));
     expect([...actions].sort()).toEqual([
       'dynamodb:GetItem',
+      'dynamodb:PartiQLInsert',
       'dynamodb:PutItem',
       'dynamodb:Query',
       's3:GetObject',
       's3:ListBucket',
       's3:PutObject',
+      'secretsmanager:GetSecretValue',
     ]);
+    // Its one secret is the metric source's.
+    expect(
+      grantsOf(s, roleOf(incidentWorkflow.decide)).filter((g) => g.action === 'secretsmanager:GetSecretValue'),
+    ).toEqual([{ action: 'secretsmanager:GetSecretValue', resource: MIMIR_TOKEN }]);
     const dynamo = grantsOf(s, roleOf(incidentWorkflow.decide)).filter((g) => g.action.startsWith('dynamodb:'));
     for (const grant of dynamo) {
       expect([arnOf(s.logicalId(tables.incidents)), arnOf(s.logicalId(audit.table))]).toContainEqual(grant.resource);
@@ -273,7 +329,8 @@ describe('nothing is granted for what is not configured', () => {
     expect(variables).toContain('WORK_BUCKET');
     expect(variables).not.toContain('DEPLOY_EVENTS_TABLE');
     expect(variablesOf(s, incidentWorkflow.decide).WORK_BUCKET).toEqual(refOf(s.logicalId(workBucket)));
-    expect(functionProps(s, incidentWorkflow.decide).Timeout).toBe(30);
+    // The 10 s evidence floor, Mimir 5 s x 3 tries, 10 s to spare.
+    expect(functionProps(s, incidentWorkflow.decide).Timeout).toBe(35);
   });
 
   test('no deploy-events table, consumer, event source mapping, reader entry or audit stream', () => {
@@ -446,7 +503,7 @@ describe('the audit stream', () => {
       });
     }
     // Functions that do not append learn nothing about it.
-    for (const fn of [s.stack.detectionLoop.collectMetrics, s.stack.approvals.closeApproval]) {
+    for (const fn of [s.stack.detectionLoop.collectMetrics, s.stack.detectionLoop.scoreTick]) {
       expect(Object.keys(variablesOf(s, fn)).filter((name) => name.startsWith('AUDIT_'))).toEqual([]);
     }
   });
@@ -505,12 +562,18 @@ describe('building blocks', () => {
   });
 
   test('the Decide timeout follows the configured deadlines, never below 30 s', () => {
-    const config = (diagnosis: Json) => agentConfigSchema.parse({ ...loadEnvironmentConfig('dev').config, diagnosis });
-    expect(decideTimeout(config({})).toSeconds()).toBe(30);
-    expect(decideTimeout(config({ llm: { provider: 'none' } })).toSeconds()).toBe(30);
-    // The model's default 20 s, the 10 s evidence floor, 10 s to spare.
-    expect(decideTimeout(config({ llm: { provider: 'bedrock' } })).toSeconds()).toBe(40);
-    expect(decideTimeout(config({ llm: { provider: 'bedrock', timeoutMs: 120_000 } })).toSeconds()).toBe(140);
+    const dev = loadEnvironmentConfig('dev').config;
+    const config = (diagnosis: Json, metricSource: Json = {}) =>
+      agentConfigSchema.parse({ ...dev, diagnosis, metricSource: { ...dev.metricSource, ...metricSource } });
+    // The 10 s evidence floor, dev's Prometheus 5 s x 3 tries for the key series, 10 s to spare.
+    expect(decideTimeout(config({})).toSeconds()).toBe(35);
+    expect(decideTimeout(config({ llm: { provider: 'none' } })).toSeconds()).toBe(35);
+    // Plus the model's default 20 s.
+    expect(decideTimeout(config({ llm: { provider: 'bedrock' } })).toSeconds()).toBe(55);
+    expect(decideTimeout(config({ llm: { provider: 'bedrock', timeoutMs: 120_000 } })).toSeconds()).toBe(155);
+    // A 2 s key-series query without retries: 22 s, raised to the floor.
+    expect(decideTimeout(config({}, { timeoutMs: 2_000, retries: 0 })).toSeconds()).toBe(30);
+    expect(decideTimeout(config({}, { timeoutMs: 10_000, retries: 2 })).toSeconds()).toBe(50);
   });
 
   test('a self-managed cluster without SASL/SCRAM credentials, or a partial MSK ARN, fails synth on the field', () => {
