@@ -57,6 +57,7 @@ export interface HealthAlarms {
   readonly undeliveredTicksQueued: Alarm;
   readonly undeliveredBaselineRunsQueued: Alarm;
   readonly approvalTimeouts: Alarm;
+  readonly auditAppendFailures: Alarm;
   readonly llmFallbackRate: Alarm;
   readonly notificationDeliveryFailures: Alarm;
   readonly alertWebhookErrors?: Alarm;
@@ -236,6 +237,16 @@ export class AgentHealth extends Construct {
         agentMetric(METRIC.ApprovalTimeouts, Stats.SUM, Duration.minutes(15)),
         { threshold: 0, comparison: ComparisonOperator.GREATER_THAN_THRESHOLD },
       ),
+      auditAppendFailures: alarm(
+        'AuditAppendFailuresAlarm',
+        'audit-append-failures',
+        'A vote, a refused Slack request or an approval closing could not be confirmed in the audit trail within ' +
+          'its deadline in the last 5 minutes. The vote itself stands and moved the workflow; the approval ' +
+          "functions' logs hold each record in full: check the audit table (throttling, AccessDenied) and add the " +
+          'record to the incident review by hand.',
+        agentMetric(METRIC.AuditAppendFailures, Stats.SUM, Duration.minutes(5)),
+        { threshold: 0, comparison: ComparisonOperator.GREATER_THAN_THRESHOLD },
+      ),
       llmFallbackRate: alarm(
         'LlmFallbackRateAlarm',
         'llm-fallback-rate',
@@ -338,6 +349,7 @@ export class AgentHealth extends Construct {
         sum5(METRIC.ApprovalTimeouts),
         sum5(METRIC.VotesRefused),
         sum5(METRIC.ApprovalDeliveryFailures),
+        sum5(METRIC.AuditAppendFailures),
       ]),
     );
     this.dashboard.addWidgets(

@@ -1,5 +1,6 @@
 // Slack approvals: the table of decisions and votes, the function the workflow's RequestApproval task invokes,
 // the public endpoint Slack posts button clicks to, and the function that closes a decision for the workflow.
+// All three append to the audit trail: requests, votes, refusals and closings.
 
 import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -14,12 +15,15 @@ import { TABLES } from '../lambdas/adapters/dynamodb/table-definitions';
 import { ConfigError } from '../lambdas/core/config/load';
 import type { ApprovalTier } from '../lambdas/core/decision/approval';
 import { AgentFunction, type LogLevel, retentionOf } from './agent-function';
+import type { AuditTrail } from './audit-trail';
 
 export const INTERACTIONS_PATH = '/slack/interactions';
 
 export interface SlackApprovalsProps {
   /** Validated configuration of the environment; it must have an `approvals` section. */
   readonly agent: LoadedConfig;
+  /** The audit trail every function of the construct appends to. */
+  readonly audit: AuditTrail;
   /**
    * Deletion protection on the table, and the table and logs retained when removed from the stack.
    * @default true
@@ -50,9 +54,9 @@ export class SlackApprovals extends Construct {
   readonly table: Table;
   /** Invoked by the workflow's RequestApproval task (lambda:invoke.waitForTaskToken). */
   readonly requestApproval: AgentFunction;
-  /** Behind POST /slack/interactions: verifies, records votes, answers the task token. */
+  /** Behind POST /slack/interactions: verifies, refuses replays, records votes, answers the task token. */
   readonly interactions: AgentFunction;
-  /** Invoked by the workflow on its approval timeout and at its end. */
+  /** Invoked by the workflow on its approval timeout, at its end and when it fails. */
   readonly closeApproval: AgentFunction;
   readonly api: HttpApi;
   /** The Request URL to enter under Interactivity in the Slack app's settings. */
@@ -131,6 +135,7 @@ export class SlackApprovals extends Construct {
     readSecrets(this.requestApproval, [approvals.botTokenSecretName]);
     readSecrets(this.interactions, [approvals.signingSecretName, approvals.botTokenSecretName]);
     readSecrets(this.closeApproval, [approvals.botTokenSecretName]);
+    for (const fn of [this.requestApproval, this.interactions, this.closeApproval]) props.audit.grantAppend(fn);
 
     // An HTTP API: the cheapest and quickest front for one Lambda route. Anyone on the internet can reach it;
     // the Slack signature is the authentication, and the stage throttle caps what a flood of forgeries costs.

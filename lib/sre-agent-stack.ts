@@ -49,8 +49,7 @@ export class SreAgentStack extends Stack {
       environment: agent.config.environment,
       stream: agent.config.kafka?.auditStream,
     });
-    this.approvals = new SlackApprovals(this, 'SlackApprovals', { agent, protectData });
-    this.audit.grantAppend(this.approvals.requestApproval);
+    this.approvals = new SlackApprovals(this, 'SlackApprovals', { agent, protectData, audit: this.audit });
     if (agent.config.kafka?.deployEvents) {
       this.deployEvents = new DeployEvents(this, 'DeployEvents', {
         agent,

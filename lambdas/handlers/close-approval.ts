@@ -1,17 +1,32 @@
-// Lambda: closes a decision for the incident workflow, when its approval wait times out (before it escalates)
-// and when it ends. The message loses its buttons and says how the decision ended; nothing is sent to the
-// task token (the workflow has stopped waiting on it).
+// Lambda: closes a decision for the incident workflow, when its approval wait times out (before it escalates),
+// when it ends and when it fails. The message loses its buttons and says how the decision ended and what became
+// of it, and the closing goes to the incident's audit chain; nothing is sent to the task token (the workflow has
+// stopped waiting on it).
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
-import { type ClosedDecision, type CloseOutcome, closeDecision as closeDecisionWith } from '../core/decision/approval';
+import {
+  CLOSE_OUTCOMES,
+  type ClosedDecision,
+  type CloseOutcome,
+  closeDecision as closeDecisionWith,
+} from '../core/decision/approval';
+import { auditLog } from './incident-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger } from './runtime';
 
+/** Audit records not written (the closing stands); the name slack-interactions counts them under too. */
+
 const { config } = bundledConfig();
-const deps = approvalDeps(approvalsConfig(config));
 const metrics = agentMetrics(config.environment);
+const audit = auditLog();
+const deps = {
+  ...approvalDeps(approvalsConfig(config)),
+  audit,
+  // A failed audit append never fails the closing: it is logged (by `warn`) and counted.
+  auditFailed: () => count(metrics, METRIC.AuditAppendFailures, 1),
+};
 
 /** The close request is not what the function takes. */
 export class CloseApprovalInputError extends Error {
@@ -20,14 +35,17 @@ export class CloseApprovalInputError extends Error {
 
 const inputSchema = z.object({
   decisionId: z.string().min(1),
-  outcome: z.enum(['timed-out', 'closed']),
-  /** Shown on the message, e.g. "escalated to the incident commander" or "remediation succeeded". */
+  outcome: z.enum(CLOSE_OUTCOMES),
+  /**
+   * Shown on the message, e.g. "escalated to the incident commander", "remediated, recovered in 7 min" or
+   * "workflow failed at Remediate: <error>".
+   */
   note: z.string().max(500).optional(),
 });
 
 /**
- * Marks a pending decision `timed-out` or `closed` (a decided one keeps its status and gets the note) and
- * updates its Slack message.
+ * Marks a pending decision `timed-out`, `closed` or `failed` (a decided one keeps its status and gets the
+ * outcome and note beside it) and updates its Slack message.
  */
 export const closeDecision = (decisionId: string, outcome: CloseOutcome, note?: string): Promise<ClosedDecision> =>
   closeDecisionWith(decisionId, outcome, deps, note);
@@ -39,7 +57,7 @@ export const handler = middy(async (event: unknown): Promise<ClosedDecision> => 
     throw new CloseApprovalInputError(`invalid close request: ${problems.join('; ')}`);
   }
   const { decisionId, outcome, note } = parsed.data;
-  const closed = await closeDecision(decisionId, outcome, note);
+  const closed = await closeDecision(decisionId, outcome, note).finally(() => audit.flush());
   logger.info('decision closed', { ...closed, outcome });
   count(metrics, METRIC.ApprovalTimeouts, isNewTimeout(outcome, closed) ? 1 : 0);
   return closed;

@@ -36,12 +36,14 @@ export const METRIC = {
   ApprovalsRejected: 'ApprovalsRejected',
   /** Votes refused (not an approver, decision closed, duplicate vote, ...). */
   VotesRefused: 'VotesRefused',
-  /** Requests to the Slack endpoint refused before any vote: bad signature (401) or unreadable payload (400). */
+  /** Requests to the Slack endpoint refused before any vote: bad signature or replay (401), unreadable payload (400). */
   InteractionsRefused: 'InteractionsRefused',
   /** A decision reached by vote that the workflow could not be told of (it then times out and escalates). */
   ApprovalDeliveryFailures: 'ApprovalDeliveryFailures',
   /** Approval waits that ran out: the workflow escalated instead of remediating. */
   ApprovalTimeouts: 'ApprovalTimeouts',
+  /** Votes, refusals or closings the approval path could not confirm in the audit trail (the vote itself stands). */
+  AuditAppendFailures: 'AuditAppendFailures',
 
   // External alerts (alert-webhook).
   AlertsReceived: 'AlertsReceived',

@@ -1,6 +1,6 @@
 // Lambda: the incident workflow's RequestApproval task (lambda:invoke.waitForTaskToken). Stores the decision
-// with its task token and posts the approval message; the workflow then waits until the interactions endpoint
-// or its own timeout answers the token.
+// with its task token, posts the approval message and writes the request to the incident's audit chain; the
+// workflow then waits until the interactions endpoint or its own timeout answers the token.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -20,19 +20,28 @@ import {
 import { isCatalogAction, TIERS } from '../core/decision/types';
 import { ServiceGraph } from '../core/topology';
 import { slackThreads } from './delivery-runtime';
+import { auditLog } from './incident-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
 import { approvalDeps, approvalsConfig, bundledConfig, logger } from './runtime';
+
+/** Audit records not written (the request stands); the name slack-interactions counts them under too. */
 
 const { config } = bundledConfig();
 const approvals = approvalsConfig(config);
 const graph = new ServiceGraph(config.topology);
 // With the alert state table (where Slack threads are remembered), the request opens the incident's thread.
 const threads = process.env.ALERT_STATE_TABLE ? slackThreads(config) : undefined;
-const baseDeps = approvalDeps(approvals);
+const metrics = agentMetrics(config.environment);
+const audit = auditLog();
+const baseDeps = {
+  ...approvalDeps(approvals),
+  audit,
+  // A failed audit append never fails the request: it is logged (by `warn`) and counted.
+  auditFailed: () => count(metrics, METRIC.AuditAppendFailures, 1),
+};
 const deps = threads
   ? { ...baseDeps, messenger: threadedApprovalMessenger(baseDeps.messenger, threads, renderApprovalMessage) }
   : baseDeps;
-const metrics = agentMetrics(config.environment);
 
 // Numbers may arrive as null: JSON has no NaN, and an incident's gaps are NaN.
 const maybeNumber = z.number().nullable().optional();
@@ -96,7 +105,7 @@ const payloadSchema = z.object({
       overrides: z.array(z.string()).default([]),
     })
     .passthrough(),
-  keySeries: z.object({ series: z.string(), points: z.array(z.number().nullable()) }).optional(),
+  keySeries: z.object({ series: z.string(), points: z.array(z.number().nullable()) }).nullish(),
   // The diagnosis step's shape (rootCause as an object) and a plain one (rootCause as text) are both accepted.
   diagnosis: z
     .object({
@@ -114,7 +123,7 @@ const payloadSchema = z.object({
 
 export const handler = middy(async (event: unknown): Promise<OpenedDecision> => {
   const request = parseRequest(event);
-  const opened = await openDecision(request, deps, approvals.channel);
+  const opened = await openDecision(request, deps, approvals.channel).finally(() => audit.flush());
   logger.info(opened.replaced ? 'approval request retried: new task token' : 'approval requested', {
     decisionId: opened.decisionId,
     tier: request.tier,

@@ -1,10 +1,17 @@
 // Lambda behind POST /slack/interactions (API Gateway HTTP API or REST proxy): Approve and Reject clicks and the
-// reject dialog. The signature is checked before anything is parsed; everything is done before answering, well
-// inside Slack's 3 seconds.
+// reject dialog. The signature is checked before anything is parsed, and a verified request is accepted once:
+// a copy replayed inside the five minutes its timestamp stays valid is refused.
 //
-// Answers: 401 when the request is not provably from Slack now (missing, forged or stale signature), 400 when
-// a signed request cannot be read, and 200 otherwise, refusals included: Slack shows any other status as an
-// error to the person who clicked, so a refused vote is explained to them privately instead.
+// Slack gives up after 3 s, so each request has one deadline, ANSWER_WITHIN_MS after API Gateway received it.
+// The replay marker, the conditional vote and decision writes and SendTaskSuccess/SendTaskFailure come first
+// and are never cut short; the reject dialog (its trigger id dies with the request), the message update, the
+// private note and the audit records share what is left, with no retry past it, and what does not fit is
+// skipped with a warning: the next vote or the workflow's close refreshes the message.
+//
+// Answers: 401 when the request is not provably from Slack now (missing, forged or stale signature, or a replay
+// of one already received), 400 when a signed request cannot be read, and 200 otherwise, refusals included:
+// Slack shows any other status as an error to the person who clicked, so a refused vote is explained to them
+// privately instead. Every refusal is recorded and goes to the audit trail.
 
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -16,25 +23,57 @@ import {
   REJECT_ACTION,
   REJECT_REASON_CALLBACK,
 } from '../adapters/slack/blocks';
+import { slackApprovalMessenger } from '../adapters/slack/messenger';
 import { headerValue, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySlackSignature } from '../adapters/slack/signature';
-import { castVote, type Refusal, startReject, type VoteOutcome } from '../core/decision/approval';
+import {
+  type ApprovalDeps,
+  answerDeadline,
+  castVote,
+  type Refusal,
+  recordRefusedRequest,
+  startReject,
+  type VoteOutcome,
+} from '../core/decision/approval';
+import { auditLog } from './incident-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
-import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret } from './runtime';
+import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret, slackWebApi } from './runtime';
+
+/** Time from API Gateway's receipt to the answer; Slack shows an error to the person after 3 s. */
+export const ANSWER_WITHIN_MS = 2_500;
+/** How long past its timestamp's window a request's replay marker is kept. */
+const REPLAY_MARGIN_MS = 60_000;
+/** Audit records not written, or not confirmed before the answer was due (the votes stand). */
 
 const { config } = bundledConfig();
 const approvals = approvalsConfig(config);
-// Slack gives up after 3 s: Web API calls get one quick retry at most and never wait out a long Retry-After.
-const deps = approvalDeps(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 });
 const metrics = agentMetrics(config.environment);
+const audit = auditLog();
+// Each Web API call gets one quick retry at most, never waits out a long Retry-After, and never outlasts the
+// request's deadline.
+const slack = slackWebApi(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 });
+const deps: ApprovalDeps = {
+  ...approvalDeps(approvals),
+  messenger: slackApprovalMessenger(slack),
+  audit,
+  auditFailed: () => count(metrics, METRIC.AuditAppendFailures, 1),
+};
 
 /** The parts of an API Gateway proxy event (HTTP API payload 2.0 or REST) this function reads. */
 export interface HttpEvent {
   readonly body?: string | null;
   readonly isBase64Encoded?: boolean;
   readonly headers?: Readonly<Record<string, string | undefined>> | null;
+  /** REST proxy. */
+  readonly httpMethod?: string;
+  readonly path?: string;
+  /** HTTP API 2.0. */
+  readonly rawPath?: string;
   readonly requestContext?: {
-    readonly http?: { readonly sourceIp?: string };
+    readonly http?: { readonly sourceIp?: string; readonly method?: string; readonly path?: string };
     readonly identity?: { readonly sourceIp?: string };
+    /** When API Gateway received the request, epoch ms: `timeEpoch` (HTTP API), `requestTimeEpoch` (REST). */
+    readonly timeEpoch?: number;
+    readonly requestTimeEpoch?: number;
   };
 }
 
@@ -45,25 +84,57 @@ export interface HttpResult {
 }
 
 export const handler = middy(async (event: HttpEvent): Promise<HttpResult> => {
+  const deadline = answerDeadline(receivedAt(event) + ANSWER_WITHIN_MS);
+  try {
+    return await answer(event, { ...deps, deadline });
+  } finally {
+    // Audit records queued for the stream leave before the sandbox freezes, within what is left.
+    await audit.flush(Math.max(0, deadline.remainingMs()));
+  }
+})
+  .use(injectLambdaContext(logger))
+  .use(publishMetrics(metrics));
+
+async function answer(event: HttpEvent, deps: ApprovalDeps): Promise<HttpResult> {
   const rawBody = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   const timestamp = headerValue(event.headers, TIMESTAMP_HEADER);
   const sourceIp = event.requestContext?.http?.sourceIp ?? event.requestContext?.identity?.sourceIp;
+  const method = event.requestContext?.http?.method ?? event.httpMethod;
+  const path = event.requestContext?.http?.path ?? event.rawPath ?? event.path;
+  // What is known of any request before its signature is checked: never its body.
   const seen = {
     at: new Date().toISOString(),
     ...(sourceIp ? { sourceIp } : {}),
     ...(timestamp ? { requestTimestamp: timestamp.slice(0, 20) } : {}),
+    ...(method ? { method: method.slice(0, 10) } : {}),
+    ...(path ? { path: path.slice(0, 200) } : {}),
   };
 
   const secret = (await readSecret(approvals.signingSecretName)).trim();
   const signature = headerValue(event.headers, SIGNATURE_HEADER);
   const verified = verifySlackSignature({ rawBody, timestamp, signature }, secret);
   if (!verified.ok) {
-    return refuseRequest({ ...seen, code: verified.error.reason, detail: verified.error.detail, status: 401 });
+    return refuseRequest({ ...seen, code: verified.error.reason, detail: verified.error.detail, status: 401 }, deps);
   }
 
+  // From here the request is Slack's own: what its payload says may be recorded.
   const interaction = parseInteraction(rawBody);
+  // The signature covers timestamp and body, so a second request with the same one is a copy of the first.
+  const { fingerprint, acceptedUntil } = verified.value;
+  const keepUntil = new Date(acceptedUntil.getTime() + REPLAY_MARGIN_MS);
+  if ((await deps.store.claimRequest(fingerprint, keepUntil)) === 'replayed') {
+    const about = interaction.ok
+      ? {
+          decisionId: interaction.value.decisionId,
+          userId: interaction.value.userId,
+          action: actionOf(interaction.value),
+        }
+      : {};
+    const detail = 'a copy of a request already received (same signature)';
+    return refuseRequest({ ...seen, ...about, code: 'replayed-request', detail, status: 401 }, deps);
+  }
   if (!interaction.ok) {
-    return refuseRequest({ ...seen, code: 'malformed-payload', detail: interaction.detail, status: 400 });
+    return refuseRequest({ ...seen, code: 'malformed-payload', detail: interaction.detail, status: 400 }, deps);
   }
   const { value } = interaction;
   const who = { decisionId: value.decisionId, userId: value.userId, ...(sourceIp ? { sourceIp } : {}) };
@@ -87,16 +158,26 @@ export const handler = middy(async (event: HttpEvent): Promise<HttpResult> => {
       : await startReject({ ...click, choice: 'reject', triggerId: value.triggerId }, deps);
   report(value.decisionId, outcome);
   return { statusCode: 200, body: '' };
-})
-  .use(injectLambdaContext(logger))
-  .use(publishMetrics(metrics));
+}
 
-async function refuseRequest(refusal: Refusal): Promise<HttpResult> {
+/**
+ * When API Gateway received the request, the start of Slack's 3 s (never later than now: clocks differ a little);
+ * the function's own start stands in when the event carries no receipt time or an implausible one.
+ */
+function receivedAt(event: HttpEvent): number {
+  const now = Date.now();
+  const stamped = event.requestContext?.timeEpoch ?? event.requestContext?.requestTimeEpoch;
+  return typeof stamped === 'number' && Math.abs(now - stamped) < 30_000 ? Math.min(now, stamped) : now;
+}
+
+async function refuseRequest(refusal: Refusal, deps: ApprovalDeps): Promise<HttpResult> {
   logger.warn('Slack interaction refused', { ...refusal });
   count(metrics, METRIC.InteractionsRefused);
-  await deps.store.recordRefusal(refusal);
+  await recordRefusedRequest(refusal, deps);
   return { statusCode: refusal.status, body: '' };
 }
+
+const actionOf = (interaction: Interaction): string => (interaction.kind === 'reason' ? 'reject' : interaction.action);
 
 function report(decisionId: string, outcome: VoteOutcome | { readonly kind: 'asked' }): void {
   if (outcome.kind === 'refused') logger.warn('vote refused', { decisionId, code: outcome.code });

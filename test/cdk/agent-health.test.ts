@@ -42,7 +42,7 @@ describe('alarms', () => {
     const { resources, stack, logicalId } = prod;
     const alarms = resourcesOfType(resources, 'AWS::CloudWatch::Alarm');
     expect(alarms.length).toBe(Object.keys(stack.health.alarms).length);
-    expect(alarms.length).toBe(12);
+    expect(alarms.length).toBe(13);
     const names = new Set<unknown>();
     for (const [, alarm] of alarms) {
       const properties = alarm.Properties;
@@ -128,6 +128,19 @@ describe('alarms', () => {
       Dimensions: agentDimension,
       Statistic: 'Sum',
       Period: 900,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+  });
+
+  it('audit append failures: any vote, refusal or closing left unconfirmed in the audit trail in 5 minutes', () => {
+    expect(alarmOf(prod, 'auditAppendFailures')).toMatchObject({
+      AlarmName: 'SreAgent-prod-audit-append-failures',
+      MetricName: METRIC.AuditAppendFailures,
+      Dimensions: agentDimension,
+      Statistic: 'Sum',
+      Period: 300,
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
       TreatMissingData: 'notBreaching',
@@ -280,7 +293,7 @@ describe('dashboard', () => {
 
   it('shows the state of every alarm', () => {
     const status = widgets(prod).find((widget) => widget.type === 'alarm');
-    expect(status?.properties.alarms).toHaveLength(12);
+    expect(status?.properties.alarms).toHaveLength(13);
     prod.template.hasOutput('HealthDashboardName', {});
   });
 });

@@ -1,10 +1,12 @@
-// The SlackApprovals construct in a small stack of its own: table protection, the three functions and exactly
-// what each may do, the one public route with its throttle and access logs. One synth for the whole file.
+// The SlackApprovals construct in a small stack of its own (with the audit trail it appends to): table
+// protection, the three functions and exactly what each may do, the one public route with its throttle and
+// access logs. One synth for the whole file.
 
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { loadEnvironmentConfig } from '../../lambdas/adapters/config-files';
 import { ConfigError } from '../../lambdas/core/config/load';
+import { AuditTrail } from '../../lib/audit-trail';
 import { SlackApprovals } from '../../lib/slack-approvals';
 import { CDK_JSON_CONTEXT } from './synth';
 
@@ -13,16 +15,18 @@ type Statement = { Effect: string; Action: string | string[]; Resource: unknown 
 
 const agent = loadEnvironmentConfig('dev');
 const env = { account: '123456789012', region: 'ap-northeast-1' };
-let prod: { stack: Stack; construct: SlackApprovals; template: Template };
+let prod: { stack: Stack; construct: SlackApprovals; audit: AuditTrail; template: Template };
 let dev: Template;
 
 beforeAll(() => {
   const app = new App({ context: CDK_JSON_CONTEXT });
   const prodStack = new Stack(app, 'ApprovalsProtected', { env });
-  const construct = new SlackApprovals(prodStack, 'SlackApprovals', { agent });
+  const audit = new AuditTrail(prodStack, 'AuditTrail', { environment: 'prod' });
+  const construct = new SlackApprovals(prodStack, 'SlackApprovals', { agent, audit });
   const devStack = new Stack(app, 'ApprovalsDev', { env });
-  new SlackApprovals(devStack, 'SlackApprovals', { agent, protectData: false, throttleRateLimit: 2 });
-  prod = { stack: prodStack, construct, template: Template.fromStack(prodStack) };
+  const devAudit = new AuditTrail(devStack, 'AuditTrail', { environment: 'dev' });
+  new SlackApprovals(devStack, 'SlackApprovals', { agent, audit: devAudit, protectData: false, throttleRateLimit: 2 });
+  prod = { stack: prodStack, construct, audit, template: Template.fromStack(prodStack) };
   dev = Template.fromStack(devStack);
 });
 
@@ -54,6 +58,10 @@ function grantsOf(roleId: string): [string, unknown][] {
 const tableArn = () => ({
   'Fn::GetAtt': [prod.stack.getLogicalId(prod.construct.table.node.defaultChild as never), 'Arn'],
 });
+const auditTableArn = () => ({
+  'Fn::GetAtt': [prod.stack.getLogicalId(prod.audit.table.node.defaultChild as never), 'Arn'],
+});
+const FUNCTIONS = ['requestApproval', 'interactions', 'closeApproval'] as const;
 const secretArn = (name: string) =>
   `arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:sre-agent/dev/${name}-??????`;
 const logsActions = (grants: [string, unknown][]) => grants.filter(([action]) => action.startsWith('logs:'));
@@ -135,15 +143,38 @@ describe('the functions', () => {
     expect(secretsOf('closeApproval')).toEqual([['secretsmanager:GetSecretValue', secretArn('slack-bot-token')]]);
   });
 
-  it('each may do only the item operations it uses, on the approvals table only', () => {
+  it('each may do on the approvals table only the item operations it uses', () => {
     const dynamo = (fn: 'requestApproval' | 'interactions' | 'closeApproval') =>
-      grantsOf(roleOf(fn)).filter(([action]) => action.startsWith('dynamodb:'));
+      grantsOf(roleOf(fn)).filter(
+        ([action, resource]) =>
+          action.startsWith('dynamodb:') && JSON.stringify(resource) !== JSON.stringify(auditTableArn()),
+      );
     const on = (actions: string[]) => actions.sort().map((action) => [`dynamodb:${action}`, tableArn()]);
     expect(dynamo('requestApproval')).toEqual(on(['GetItem', 'UpdateItem', 'Query']));
     expect(dynamo('interactions')).toEqual(on(['GetItem', 'PutItem', 'UpdateItem', 'Query']));
     expect(dynamo('closeApproval')).toEqual(on(['GetItem', 'UpdateItem', 'Query']));
     for (const fn of ['requestApproval', 'interactions', 'closeApproval'] as const) {
       expect(logsActions(grantsOf(roleOf(fn))).length).toBeGreaterThan(0); // its own log group only
+    }
+  });
+
+  it('each appends to the audit trail, as the audit trail grants it, and may change nothing in it', () => {
+    const onAudit = (fn: (typeof FUNCTIONS)[number]) =>
+      grantsOf(roleOf(fn))
+        .filter(([, resource]) => JSON.stringify(resource) === JSON.stringify(auditTableArn()))
+        .map(([action]) => action);
+    const [first, ...others] = FUNCTIONS.map(onAudit);
+    expect(first).toContain('dynamodb:Query');
+    for (const grants of others) expect(grants).toEqual(first);
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem']) {
+      expect(first).not.toContain(action);
+    }
+    const auditTable = { Ref: prod.stack.getLogicalId(prod.audit.table.node.defaultChild as never) };
+    const resources = prod.template.toJSON().Resources as Record<string, { Properties: Json }>;
+    for (const fn of FUNCTIONS) {
+      const id = prod.stack.getLogicalId(prod.construct[fn].node.defaultChild as never);
+      const variables = (resources[id].Properties.Environment as { Variables: Json }).Variables;
+      expect(variables.AUDIT_TABLE).toEqual(auditTable);
     }
   });
 });
@@ -191,8 +222,11 @@ describe('the public endpoint', () => {
 it('fails synth, naming the file, when the configuration has no approvals section', () => {
   const { approvals: _approvals, ...config } = agent.config;
   const stack = new Stack(new App({ context: CDK_JSON_CONTEXT }), 'NoApprovals', { env });
-  expect(() => new SlackApprovals(stack, 'SlackApprovals', { agent: { ...agent, config } })).toThrow(ConfigError);
-  expect(() => new SlackApprovals(stack, 'Again', { agent: { ...agent, config } })).toThrow(
+  const audit = new AuditTrail(stack, 'AuditTrail', { environment: 'dev' });
+  expect(() => new SlackApprovals(stack, 'SlackApprovals', { agent: { ...agent, config }, audit })).toThrow(
+    ConfigError,
+  );
+  expect(() => new SlackApprovals(stack, 'Again', { agent: { ...agent, config }, audit })).toThrow(
     'approvals: required to deploy Slack approvals',
   );
 });

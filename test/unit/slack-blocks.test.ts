@@ -178,6 +178,82 @@ describe('renderApprovalMessage', () => {
     expect(texts(undelivered.blocks)).toContain('The workflow could not be told (TaskTimedOut: expired)');
   });
 
+  it("closed: ends with what became of a decided plan, as the workflow's close said, redacted and escaped", () => {
+    const approve = approval('USRE1', 'Sam');
+    const closedAt = '2026-11-04T03:12:01.000Z';
+    const approved = decision({ status: 'approved', closedAt, closedBy: 'USRE1' });
+
+    const recovered = texts(
+      renderApprovalMessage(
+        view({ ...approved, workflowOutcome: 'closed', outcomeNote: 'remediated, recovered in 7 min' }, [approve]),
+      ).blocks,
+    );
+    expect(recovered).toContain('*Approved* by Sam (SRE)');
+    expect(recovered).toContain('*Outcome*: remediated, recovered in 7 min');
+
+    const notRecovered = texts(
+      renderApprovalMessage(
+        view({ ...approved, workflowOutcome: 'closed', outcomeNote: 'not recovered: undone <@U1> from 10.2.3.4' }, [
+          approve,
+        ]),
+      ).blocks,
+    );
+    expect(notRecovered).toContain('*Outcome*: not recovered: undone &lt;@U1&gt; from [REDACTED:ip');
+
+    const failed = renderApprovalMessage(
+      view({ ...approved, workflowOutcome: 'failed', outcomeNote: 'workflow failed at Remediate: boom' }, [approve]),
+    );
+    expect(actionsOf(failed.blocks)).toHaveLength(0);
+    expect(texts(failed.blocks)).toContain(
+      ':warning: *The workflow failed afterwards*: workflow failed at Remediate: boom',
+    );
+
+    // A rejection keeps its reason; the workflow's note comes on a line of its own.
+    const reject: Vote = { ...approve, userId: 'USRE2', userName: 'Ria', choice: 'reject', reason: 'wrong release' };
+    const rejected = texts(
+      renderApprovalMessage(
+        view(
+          decision({
+            status: 'rejected',
+            closedAt,
+            closeReason: 'wrong release',
+            workflowOutcome: 'closed',
+            outcomeNote: 'rejected by Ria (sre): wrong release; nothing executed',
+          }),
+          [reject],
+        ),
+      ).blocks,
+    );
+    expect(rejected).toContain('*Rejected* by Ria (SRE)');
+    expect(rejected).toContain(': wrong release');
+    expect(rejected).toContain('*Outcome*: rejected by Ria (sre): wrong release; nothing executed');
+
+    // Closed without a note: nothing more is said.
+    const silent = texts(renderApprovalMessage(view({ ...approved, workflowOutcome: 'closed' }, [approve])).blocks);
+    expect(silent).not.toContain('*Outcome*');
+  });
+
+  it('failed while waiting: the workflow failed before anyone decided, no buttons, the note shown', () => {
+    const failed = renderApprovalMessage(
+      view(
+        decision({
+          status: 'failed',
+          closedAt: '2026-11-04T03:20:00.000Z',
+          closedBy: 'workflow',
+          closeReason: 'workflow failed at RequestApproval: Lambda.Unknown',
+        }),
+      ),
+    );
+    expect(actionsOf(failed.blocks)).toHaveLength(0);
+    const header = failed.blocks[0] as { text: { text: string } };
+    expect(header.text.text).toContain(':warning: Workflow failed');
+    expect(texts(failed.blocks)).toContain('*The workflow failed*');
+    expect(texts(failed.blocks)).toContain(
+      'before the decision was made: workflow failed at RequestApproval: Lambda.Unknown',
+    );
+    expect(failed.text).toContain('Workflow failed');
+  });
+
   it('escapes &, < and > in everything that comes from data, so nothing can mention or link', () => {
     const nasty: PlannedAction = { ...plan[0], reason: 'ping <!channel> & <https://evil.example|click>' };
     const all = texts(renderApprovalMessage(view(decision(), [], { plan: [nasty] })).blocks);

@@ -1,7 +1,8 @@
 // Slack request signatures: HMAC-SHA256 over `v0:{timestamp}:{raw body}`, a five-minute window either way,
-// and a constant-time comparison that never throws on a signature of the wrong length.
+// a constant-time comparison that never throws on a signature of the wrong length, and the fingerprint the
+// replay guard knows a verified request by.
 
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import {
   headerValue,
   MAX_SKEW_SECONDS,
@@ -25,7 +26,10 @@ describe('verifySlackSignature', () => {
     const request = signed();
     const independent = `v0=${createHmac('sha256', SECRET).update(`v0:${request.timestamp}:${BODY}`).digest('hex')}`;
     expect(request.signature).toBe(independent);
-    expect(verifySlackSignature(request, SECRET, NOW)).toEqual({ ok: true, value: undefined });
+    expect(verifySlackSignature(request, SECRET, NOW)).toEqual({
+      ok: true,
+      value: { fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/), acceptedUntil: expect.any(Date) },
+    });
   });
 
   it('verifies the raw bytes, so a base64-decoded body checks the same as the text', () => {
@@ -89,6 +93,23 @@ describe('verifySlackSignature', () => {
     expect(verifySlackSignature({ ...request, timestamp: 'soon' }, SECRET, NOW)).toMatchObject({
       error: { reason: 'malformed-timestamp' },
     });
+  });
+
+  it('names a verified request by the SHA-256 of its signature, and says until when a copy would verify', () => {
+    const request = signed();
+    const verified = verifySlackSignature(request, SECRET, NOW);
+    if (!verified.ok) throw new Error('the request should verify');
+    expect(verified.value.fingerprint).toBe(createHash('sha256').update(request.signature).digest('hex'));
+    expect(verified.value.fingerprint).not.toContain(request.signature.slice(3));
+    expect(verified.value.acceptedUntil).toEqual(new Date((Number(request.timestamp) + MAX_SKEW_SECONDS) * 1000));
+
+    // The same request again has the same fingerprint; another body or another second does not.
+    const again = verifySlackSignature(signed(), SECRET, NOW);
+    const otherBody = verifySlackSignature(signed(`${BODY}&x=1`), SECRET, NOW);
+    const otherSecond = verifySlackSignature(signed(BODY, ts(1)), SECRET, NOW);
+    expect(again.ok && again.value.fingerprint).toBe(verified.value.fingerprint);
+    expect(otherBody.ok && otherBody.value.fingerprint).not.toBe(verified.value.fingerprint);
+    expect(otherSecond.ok && otherSecond.value.fingerprint).not.toBe(verified.value.fingerprint);
   });
 
   it('never puts the secret or the expected signature in its reasons', () => {

@@ -1,6 +1,6 @@
 // ApprovalStore on DynamoDB: a decision, its votes and the requests refused about it share one partition.
-// Conditional writes carry the rules: one vote per person, and only one request ever moves a decision out of
-// `pending`, so only that request tells the workflow.
+// Conditional writes carry the rules: one vote per person, only one request ever moves a decision out of
+// `pending`, so only that request tells the workflow, and a verified Slack request is accepted once only.
 
 import { randomInt } from 'node:crypto';
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,6 +10,7 @@ import type {
   ApprovalStore,
   CreateOutcome,
   Decision,
+  DecisionNotes,
   FinalStatus,
   Refusal,
   StoredDecision,
@@ -25,6 +26,9 @@ const MAX_STORED_SIGNALS = 20;
 export const decisionKey = (decisionId: string) => `decision#${decisionId}`;
 /** Refusals that name no known decision (forged, stale, malformed requests) go to one partition per day. */
 export const refusalDayKey = (at: string) => `refusals#${at.slice(0, 10)}`;
+/** The marker of a request already seen, by its fingerprint; DynamoDB's TTL removes it after `purgeAt`. */
+export const replayKey = (fingerprint: string) => `replay#${fingerprint}`;
+const REPLAY_SK = 'seen';
 
 export interface DynamoApprovalStoreOptions {
   /**
@@ -163,10 +167,7 @@ export class DynamoApprovalStore implements ApprovalStore {
     }
   }
 
-  async annotate(
-    decisionId: string,
-    notes: { readonly closeReason?: string; readonly deliveryError?: string },
-  ): Promise<void> {
+  async annotate(decisionId: string, notes: DecisionNotes): Promise<void> {
     const entries = Object.entries(notes).filter(([, value]) => value !== undefined);
     if (entries.length === 0) return;
     await this.doc.send(
@@ -198,6 +199,23 @@ export class DynamoApprovalStore implements ApprovalStore {
       } catch (error) {
         if (!(error instanceof ConditionalCheckFailedException) || attempt >= 3) throw error;
       }
+    }
+  }
+
+  async claimRequest(fingerprint: string, keepUntil: Date): Promise<'first' | 'replayed'> {
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          // A marker past its purgeAt that the TTL has not removed yet still refuses: its request is stale anyway.
+          Item: { pk: replayKey(fingerprint), sk: REPLAY_SK, purgeAt: Math.ceil(keepUntil.getTime() / 1000) },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return 'first';
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return 'replayed';
+      throw error;
     }
   }
 

@@ -161,6 +161,8 @@ function statusTitle(decision: Decision): string {
       return ':hourglass: Timed out';
     case 'closed':
       return ':lock: Closed';
+    case 'failed':
+      return ':warning: Workflow failed';
     case 'pending':
       return 'Waiting for votes';
   }
@@ -275,16 +277,29 @@ function outcomeText(decision: Decision, votes: readonly Vote[], quorum: QuorumS
       line = `*Timed out*${at} with ${quorum.counted.length} of ${seats} approvals; the workflow escalates.`;
       break;
     }
+    case 'failed':
+      line = `*The workflow failed*${at} before the decision was made${decision.closeReason ? `: ${escapeText(decision.closeReason)}` : '.'}`;
+      break;
     default:
       line = `*Closed by the workflow*${at}${decision.closeReason ? `: ${escapeText(decision.closeReason)}` : '.'}`;
   }
-  if (decision.status !== 'closed' && decision.status !== 'rejected' && decision.closeReason) {
+  if ((decision.status === 'approved' || decision.status === 'timed-out') && decision.closeReason) {
     line += `\n_${escapeText(decision.closeReason)}_`;
   }
+  line += afterwards(decision);
   if (decision.deliveryError) {
     line += `\n:warning: The workflow could not be told (${escapeText(decision.deliveryError)}); it escalates when its wait times out.`;
   }
   return line;
+}
+
+/** What the workflow said became of the decision once decided: the outcome of the plan, or its failure. */
+function afterwards(decision: Decision): string {
+  const note = decision.outcomeNote ? escapeText(decision.outcomeNote) : undefined;
+  if (decision.workflowOutcome === 'failed') {
+    return `\n:warning: *The workflow failed afterwards*${note ? `: ${note}` : '.'}`;
+  }
+  return note ? `\n*Outcome*: ${note}` : '';
 }
 
 function buttons(decision: Decision): Block {

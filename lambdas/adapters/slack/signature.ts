@@ -1,7 +1,8 @@
 // Proves a request came from Slack before anything in it is read: Slack signs `v0:{timestamp}:{raw body}`
-// with the app's signing secret (HMAC-SHA256) and sends the hex digest as `X-Slack-Signature: v0=...`.
+// with the app's signing secret (HMAC-SHA256) and sends the hex digest as `X-Slack-Signature: v0=...`. A verified
+// request is named by a fingerprint of its signature, so a copy of it can be recognised and refused.
 
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { fail, ok, type Result } from '../../core/result';
 
 export const SIGNATURE_HEADER = 'x-slack-signature';
@@ -31,6 +32,14 @@ export interface SignedRequest {
   readonly signature: string | undefined;
 }
 
+/** What a verified request leaves for the replay guard. */
+export interface VerifiedRequest {
+  /** SHA-256 (hex) of the signature: names this exact timestamp and body without keeping the signature. */
+  readonly fingerprint: string;
+  /** When its timestamp stops being accepted: a copy arriving before then verifies as well as the original. */
+  readonly acceptedUntil: Date;
+}
+
 const SIGNATURE_FORMAT = /^v0=[0-9a-f]{64}$/;
 
 /** `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{body}`. */
@@ -50,7 +59,7 @@ export function verifySlackSignature(
   signingSecret: string,
   now: Date = new Date(),
   maxSkewSeconds = MAX_SKEW_SECONDS,
-): Result<void, SignatureFailure> {
+): Result<VerifiedRequest, SignatureFailure> {
   const { timestamp, signature } = request;
   if (!signature) return fail({ reason: 'missing-signature', detail: `no ${SIGNATURE_HEADER} header` });
   if (!timestamp) return fail({ reason: 'missing-timestamp', detail: `no ${TIMESTAMP_HEADER} header` });
@@ -79,7 +88,10 @@ export function verifySlackSignature(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return fail({ reason: 'signature-mismatch', detail: 'the signature does not match the body and timestamp' });
   }
-  return ok(undefined);
+  return ok({
+    fingerprint: createHash('sha256').update(signature, 'utf8').digest('hex'),
+    acceptedUntil: new Date((Number(timestamp) + maxSkewSeconds) * 1000),
+  });
 }
 
 /** A header's value whatever its case (API Gateway HTTP APIs lower-case names, REST APIs keep them). */

@@ -1,6 +1,8 @@
 // A small Slack Web API client over fetch: the methods the approval flow uses, JSON bodies, a per-attempt
-// timeout, jittered retries that honour HTTP 429 Retry-After, and `{ok: false}` answers as typed errors.
+// timeout, jittered retries that honour HTTP 429 Retry-After, `{ok: false}` answers as typed errors, and an
+// optional limit on a whole call (retries included) for calls made while someone waits for the answer.
 
+import type { ChatCallLimits } from '../../core/decision/approval';
 import { networkCode } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
 import { withRetries } from '../http/retrying';
@@ -61,6 +63,8 @@ export interface MessageRef {
 }
 
 const MAX_BACKOFF_MS = 2_000;
+/** Under a call limit, an attempt is not started (nor a retry planned) with less time than this left. */
+const MIN_ATTEMPT_MS = 50;
 const RETRYABLE_CODES = new Set(['ratelimited', 'internal_error', 'fatal_error', 'service_unavailable']);
 
 /** One failed attempt; `retryable` decides whether backOff tries again. */
@@ -117,39 +121,44 @@ export class SlackWebApi {
     this.log = options.log ?? (() => {});
   }
 
-  async postMessage(channel: string, message: SlackMessage): Promise<MessageRef> {
+  async postMessage(channel: string, message: SlackMessage, limits?: ChatCallLimits): Promise<MessageRef> {
     const method = 'chat.postMessage';
-    const answer = await this.call(method, { channel, text: message.text, blocks: message.blocks });
+    const answer = await this.call(method, { channel, text: message.text, blocks: message.blocks }, limits);
     return { channel: stringField(answer, 'channel', method), ts: stringField(answer, 'ts', method) };
   }
 
-  async update(ref: MessageRef, message: SlackMessage): Promise<MessageRef> {
+  async update(ref: MessageRef, message: SlackMessage, limits?: ChatCallLimits): Promise<MessageRef> {
     const method = 'chat.update';
-    const answer = await this.call(method, {
-      channel: ref.channel,
-      ts: ref.ts,
-      text: message.text,
-      blocks: message.blocks,
-    });
+    const answer = await this.call(
+      method,
+      { channel: ref.channel, ts: ref.ts, text: message.text, blocks: message.blocks },
+      limits,
+    );
     return { channel: stringField(answer, 'channel', method), ts: stringField(answer, 'ts', method) };
   }
 
   /** A message only `user` sees, in `channel`. */
-  async postEphemeral(channel: string, user: string, text: string): Promise<void> {
-    await this.call('chat.postEphemeral', { channel, user, text });
+  async postEphemeral(channel: string, user: string, text: string, limits?: ChatCallLimits): Promise<void> {
+    await this.call('chat.postEphemeral', { channel, user, text }, limits);
   }
 
   /** Opens a modal; `triggerId` comes from the interaction and is valid for 3 seconds. */
-  async openView(triggerId: string, view: Block): Promise<void> {
-    await this.call('views.open', { trigger_id: triggerId, view });
+  async openView(triggerId: string, view: Block, limits?: ChatCallLimits): Promise<void> {
+    await this.call('views.open', { trigger_id: triggerId, view }, limits);
   }
 
-  /** Calls any Web API method with a JSON body; resolves to the `{ok: true}` answer. */
-  async call(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  /**
+   * Calls any Web API method with a JSON body; resolves to the `{ok: true}` answer. With `limits` the whole call
+   * gives up once they are spent: each attempt's timeout is cut to what is left, and no retry (nor Retry-After
+   * wait) is planned that would not fit; a call with no time left fails at once with code `deadline`.
+   */
+  async call(method: string, body: Record<string, unknown>, limits?: ChatCallLimits): Promise<Record<string, unknown>> {
     const maxAttempts = this.retries + 1;
+    const deadline = limits ? Date.now() + limits.timeoutMs : undefined;
+    let attempt = 0;
     try {
       return await withRetries(
-        () => this.attempt(method, body),
+        () => this.attempt(method, body, deadline, ++attempt),
         isAttempt,
         { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: MAX_BACKOFF_MS, sleep: this.sleep },
         (notice) => this.log({ type: 'retry', method, ...notice }),
@@ -160,7 +169,22 @@ export class SlackWebApi {
     }
   }
 
-  private async attempt(method: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  private async attempt(
+    method: string,
+    body: Record<string, unknown>,
+    deadline: number | undefined,
+    attempt: number,
+  ): Promise<Record<string, unknown>> {
+    const left = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
+    if (left < MIN_ATTEMPT_MS) {
+      throw new Attempt(new SlackApiError(method, 'deadline', 'no time left for the call'), false);
+    }
+    // Whether another attempt fits after waiting `waitMs` (a Retry-After) and the longest backoff before it.
+    const retryFits = (waitMs = 0): boolean =>
+      deadline === undefined ||
+      Date.now() + waitMs + Math.min(MAX_BACKOFF_MS, this.backoffStartMs * 2 ** (attempt - 1)) + MIN_ATTEMPT_MS <=
+        deadline;
+    const timeoutMs = Math.min(this.timeoutMs, left);
     let token: string;
     try {
       token = await this.options.token();
@@ -168,7 +192,7 @@ export class SlackWebApi {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Attempt(new SlackApiError(method, 'token_unavailable', reason), false);
     }
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.timeout(timeoutMs);
     let response: Response;
     let text: string;
     try {
@@ -182,19 +206,19 @@ export class SlackWebApi {
     } catch (error) {
       const timedOut = signal.aborted || (error as { name?: string } | undefined)?.name === 'TimeoutError';
       const failure = timedOut
-        ? new SlackApiError(method, 'timeout', `no answer within ${this.timeoutMs} ms`)
+        ? new SlackApiError(method, 'timeout', `no answer within ${timeoutMs} ms`)
         : new SlackApiError(method, 'unreachable', networkCode(error));
-      throw new Attempt(failure, true);
+      throw new Attempt(failure, retryFits());
     }
 
     const status = response.status;
     if (status === 429) {
       const wait = retryAfterMs(response.headers.get('retry-after'));
       const failure = new SlackApiError(method, 'ratelimited', `HTTP 429, retry after ${wait ?? '?'} ms`, status);
-      throw new Attempt(failure, wait === undefined || wait <= this.maxRetryAfterMs, wait);
+      throw new Attempt(failure, (wait === undefined || wait <= this.maxRetryAfterMs) && retryFits(wait), wait);
     }
     if (status >= 500) {
-      throw new Attempt(new SlackApiError(method, 'http_error', `HTTP ${status}`, status), true);
+      throw new Attempt(new SlackApiError(method, 'http_error', `HTTP ${status}`, status), retryFits());
     }
     let json: unknown;
     try {
@@ -211,7 +235,10 @@ export class SlackWebApi {
     const answer = json as Record<string, unknown>;
     if (answer.ok === true) return answer;
     const code = typeof answer.error === 'string' ? answer.error : 'unknown_error';
-    throw new Attempt(new SlackApiError(method, code, detailOf(answer), status), RETRYABLE_CODES.has(code));
+    throw new Attempt(
+      new SlackApiError(method, code, detailOf(answer), status),
+      RETRYABLE_CODES.has(code) && retryFits(),
+    );
   }
 }
 

@@ -1,8 +1,11 @@
 // Human approval of MEDIUM and HIGH plans: the decision record, the quorum rules, who may vote, and the flows
-// that open, vote on and close a decision. The rules are pure; the flows reach storage, the workflow and the
-// chat channel only through the ports declared here.
+// that open, vote on and close a decision and write each step, vote and refusal to the audit trail. The rules
+// are pure; the flows reach storage, the workflow, the chat channel and the audit trail only through ports.
 
+import type { AuditEntry } from '../action/audit';
+import { redact } from '../action/redact';
 import type { Incident } from '../cognition/incident';
+import type { AuditLog } from '../ports';
 import { fail, ok, type Result } from '../result';
 import {
   ACTION_CATALOG,
@@ -16,10 +19,14 @@ import {
 } from './types';
 
 export type ApprovalTier = 'MEDIUM' | 'HIGH';
-export type DecisionStatus = 'pending' | 'approved' | 'rejected' | 'timed-out' | 'closed';
+export type DecisionStatus = 'pending' | 'approved' | 'rejected' | 'timed-out' | 'closed' | 'failed';
 export type FinalStatus = Exclude<DecisionStatus, 'pending'>;
-/** What the workflow may close a decision with: its own timeout, or its end while the decision still waits. */
-export type CloseOutcome = 'timed-out' | 'closed';
+/**
+ * What the workflow closes a decision with: its own timeout ('timed-out'), its end ('closed'), or its failure
+ * ('failed'). A pending decision takes it as its status; a decided one keeps its status and shows the note.
+ */
+export const CLOSE_OUTCOMES = ['timed-out', 'closed', 'failed'] as const;
+export type CloseOutcome = (typeof CLOSE_OUTCOMES)[number];
 
 export interface Decision {
   readonly decisionId: string;
@@ -41,6 +48,13 @@ export interface Decision {
   readonly closedBy?: string;
   /** The rejection reason, or the workflow's note when it closed the decision. */
   readonly closeReason?: string;
+  /**
+   * What became of a decision after it was decided, as the workflow said when it ended: how it ended
+   * (`workflowOutcome`) and its note, e.g. "remediated, recovered in 7 min" or "workflow failed at Remediate".
+   * Kept apart from `closeReason` so a rejection's reason is never overwritten.
+   */
+  readonly workflowOutcome?: CloseOutcome;
+  readonly outcomeNote?: string;
   /** Set when the workflow could not be told the outcome (it then times out and escalates on its own). */
   readonly deliveryError?: string;
 }
@@ -170,6 +184,7 @@ export const describeStatus = (status: DecisionStatus): string =>
     rejected: 'rejected',
     'timed-out': 'timed out',
     closed: 'closed by the workflow',
+    failed: 'closed: the workflow failed',
   })[status];
 
 /**
@@ -254,10 +269,16 @@ export interface StoredDecision {
   readonly context: ApprovalContext;
 }
 
-/** A request that was turned away, kept for the audit (never with secrets, tokens or raw bodies). */
+/**
+ * A request that was turned away, kept for the audit (never with secrets, tokens or raw bodies). Fields read
+ * from the payload (decision, user, action) are only ever set for requests whose signature verified.
+ */
 export interface Refusal {
   readonly at: string;
-  /** A VoteRefusalCode, 'duplicate-vote', 'unknown-decision', 'wrong-message', or a transport reason. */
+  /**
+   * A VoteRefusalCode, 'duplicate-vote', 'unknown-decision', 'wrong-message', or a transport reason: a
+   * SignatureFailureReason, 'replayed-request' or 'malformed-payload'.
+   */
   readonly code: string;
   readonly detail: string;
   /** HTTP status answered. */
@@ -266,8 +287,17 @@ export interface Refusal {
   readonly userId?: string;
   readonly action?: string;
   readonly sourceIp?: string;
+  /** The request's X-Slack-Request-Timestamp header, as sent (cut short). */
   readonly requestTimestamp?: string;
+  /** The HTTP method and path the request came in on. */
+  readonly method?: string;
+  readonly path?: string;
 }
+
+/** The fields of a decision that may be written after it is decided. */
+export type DecisionNotes = Partial<
+  Pick<Decision, 'closeReason' | 'deliveryError' | 'workflowOutcome' | 'outcomeNote'>
+>;
 
 export interface ApprovalStore {
   /** Stores a pending decision unless one with the same id exists that may not be replaced. */
@@ -283,12 +313,14 @@ export interface ApprovalStore {
     status: FinalStatus,
     details: { readonly at: string; readonly by: string; readonly reason?: string },
   ): Promise<'finished' | 'conflict'>;
-  /** Adds a note to a decision whatever its status. */
-  annotate(
-    decisionId: string,
-    notes: { readonly closeReason?: string; readonly deliveryError?: string },
-  ): Promise<void>;
+  /** Adds notes to a decision whatever its status. */
+  annotate(decisionId: string, notes: DecisionNotes): Promise<void>;
   recordRefusal(refusal: Refusal): Promise<void>;
+  /**
+   * Remembers a verified request by its fingerprint (a hash of its signature) until `keepUntil`, past the window
+   * in which its timestamp is accepted: 'first' the first time, 'replayed' for every later copy.
+   */
+  claimRequest(fingerprint: string, keepUntil: Date): Promise<'first' | 'replayed'>;
 }
 
 /** The Step Functions task the workflow waits on. */
@@ -322,12 +354,37 @@ export interface ApprovalView {
   readonly quorum: QuorumState;
 }
 
-/** The chat side: the approval message, a private word to one person, and the dialog asking why they reject. */
+/** How long one chat call made while someone waits for the answer may take, retries included. */
+export interface ChatCallLimits {
+  readonly timeoutMs: number;
+}
+
+/**
+ * The chat side: the approval message, a private word to one person, and the dialog asking why they reject.
+ * With `limits` a call gives up (no retry) once they are spent; without, the messenger's own timeouts apply.
+ */
 export interface ApprovalMessenger {
   post(channel: string, view: ApprovalView): Promise<{ readonly channel: string; readonly ts: string }>;
-  update(channel: string, ts: string, view: ApprovalView): Promise<void>;
-  tell(channel: string, userId: string, text: string): Promise<void>;
-  askRejectReason(triggerId: string, view: ApprovalView): Promise<void>;
+  update(channel: string, ts: string, view: ApprovalView, limits?: ChatCallLimits): Promise<void>;
+  tell(channel: string, userId: string, text: string, limits?: ChatCallLimits): Promise<void>;
+  askRejectReason(triggerId: string, view: ApprovalView, limits?: ChatCallLimits): Promise<void>;
+}
+
+/** The time left before a waiting request must be answered. */
+export interface AnswerDeadline {
+  remainingMs(): number;
+}
+
+/** A deadline at `atMs` (epoch milliseconds) on the wall clock. */
+export const answerDeadline = (atMs: number, now: () => number = Date.now): AnswerDeadline => ({
+  remainingMs: () => atMs - now(),
+});
+
+/** An audit record that was not written, or not confirmed before the answer was due: the vote stands. */
+export interface AuditFailure {
+  readonly chain: string;
+  readonly summary: string;
+  readonly reason: string;
 }
 
 export interface ApprovalDeps {
@@ -338,6 +395,19 @@ export interface ApprovalDeps {
   readonly clock?: () => Date;
   /** Problems that do not fail the request (a message that could not be updated), for the logger. */
   readonly warn?: (message: string, details: Record<string, unknown>) => void;
+  /**
+   * The audit trail: a decision's request, votes, refusals and closing go to its incident's chain; refusals
+   * that name no known decision go to the day's chain of Slack interactions (`interactionsChain`).
+   */
+  readonly audit?: AuditLog;
+  /** Told of every audit append that failed or was not confirmed in time, after `warn`, to be counted. */
+  readonly auditFailed?: (failure: AuditFailure) => void;
+  /**
+   * Set while someone waits for the answer (Slack gives up after 3 s). The conditional writes and the workflow
+   * come first and are never cut short; chat calls and audit appends share what is left, and whatever does
+   * not fit is skipped with a warning (the message is refreshed by the next vote or by the workflow's close).
+   */
+  readonly deadline?: AnswerDeadline;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -371,13 +441,27 @@ export interface OpenedDecision {
   readonly replaced: boolean;
 }
 
+/** The audit trail's chain for refused requests that name no known decision, one per day (UTC). */
+export const interactionsChain = (at: string): string => `slack-interactions-${at.slice(0, 10)}`;
+
+/** How long a chat call needs at least to be worth starting. */
+const MIN_CHAT_CALL_MS = 100;
+/** How long past its limits a chat call is waited for before it is given up on (a messenger that ignores them). */
+const CHAT_GRACE_MS = 50;
 /**
- * Opens a decision: stores it with its task token, then posts the approval message and remembers where. A
- * retried invocation (same id, still pending) keeps the message and the votes and takes the new task token.
+ * What the reject dialog leaves of the deadline: should it fail to open, the reject is cast at once, and the
+ * vote write, the decision's conditional write and SendTaskFailure must still fit before Slack gives up.
+ */
+export const REJECT_FALLBACK_RESERVE_MS = 600;
+
+/**
+ * Opens a decision: stores it with its task token, then posts the approval message and remembers where, and
+ * writes the request to the incident's audit chain. A retried invocation (same id, still pending) keeps the
+ * message and the votes and takes the new task token.
  */
 export async function openDecision(
   request: ApprovalRequest,
-  deps: Pick<ApprovalDeps, 'store' | 'messenger' | 'clock'>,
+  deps: Pick<ApprovalDeps, 'store' | 'messenger' | 'clock' | 'audit' | 'auditFailed' | 'warn'>,
   channel: string,
 ): Promise<OpenedDecision> {
   const { context } = request;
@@ -403,13 +487,17 @@ export async function openDecision(
   const previous = created.kind === 'replaced' ? created.previous : undefined;
   const votes = previous ? await deps.store.listVotes(decision.decisionId) : [];
   const view: ApprovalView = { decision, context, votes, quorum: evaluateQuorum(decision.tier, votes) };
+  let opened: OpenedDecision;
   if (previous?.channel && previous.messageTs) {
     await deps.messenger.update(previous.channel, previous.messageTs, view);
-    return { ...where(decision, previous.channel, previous.messageTs), replaced: true };
+    opened = { ...where(decision, previous.channel, previous.messageTs), replaced: true };
+  } else {
+    const posted = await deps.messenger.post(channel, view);
+    await deps.store.attachMessage(decision.decisionId, posted.channel, posted.ts);
+    opened = { ...where(decision, posted.channel, posted.ts), replaced: previous !== undefined };
   }
-  const posted = await deps.messenger.post(channel, view);
-  await deps.store.attachMessage(decision.decisionId, posted.channel, posted.ts);
-  return { ...where(decision, posted.channel, posted.ts), replaced: previous !== undefined };
+  await auditQuietly(deps, decision.incidentId, requestedEntry(decision, request.timeoutSeconds, opened));
+  return opened;
 }
 
 const where = (decision: Decision, channel: string, messageTs: string) => ({
@@ -444,7 +532,8 @@ const MAX_REASON_CHARS = 500;
 /**
  * Records a vote and, when it completes the quorum or rejects, moves the decision out of `pending` with a
  * conditional write; only the request that wins that write tells the workflow, so the workflow hears exactly
- * once. Every refusal is recorded and told to the person privately.
+ * once. Those writes and the workflow come first; the vote's audit record and the message update follow, within
+ * the deadline when there is one. Every refusal is recorded, audited and told to the person privately.
  */
 export async function castVote(request: VoteRequest, deps: ApprovalDeps): Promise<VoteOutcome> {
   const checked = await admitVote(request, deps);
@@ -467,7 +556,10 @@ export async function castVote(request: VoteRequest, deps: ApprovalDeps): Promis
   const votes = await deps.store.listVotes(decision.decisionId);
   const quorum = evaluateQuorum(decision.tier, votes);
   if (quorum.outcome === 'pending') {
-    await showQuietly(deps, { decision, context: stored.context, votes, quorum });
+    await followVote(deps, { decision, context: stored.context, votes, quorum }, vote, {
+      outcome: 'pending',
+      missing: quorum.missing,
+    });
     return { kind: 'recorded', quorum };
   }
 
@@ -480,7 +572,10 @@ export async function castVote(request: VoteRequest, deps: ApprovalDeps): Promis
   });
   if (won === 'conflict') {
     const current = (await deps.store.getDecision(decision.decisionId))?.decision ?? decision;
-    await showQuietly(deps, { decision: current, context: stored.context, votes, quorum });
+    await followVote(deps, { decision: current, context: stored.context, votes, quorum }, vote, {
+      outcome: 'already-decided',
+      status: current.status,
+    });
     return { kind: 'already-decided', status: current.status };
   }
 
@@ -514,14 +609,19 @@ export async function castVote(request: VoteRequest, deps: ApprovalDeps): Promis
     ...(quorum.rejection?.reason ? { closeReason: quorum.rejection.reason } : {}),
     ...(deliveryError ? { deliveryError } : {}),
   };
-  await showQuietly(deps, { decision: final, context: stored.context, votes, quorum });
+  await followVote(deps, { decision: final, context: stored.context, votes, quorum }, vote, {
+    outcome: finalStatus,
+    decidedBy: deciding.userId,
+    delivered: !deliveryError,
+    ...(deliveryError ? { deliveryError } : {}),
+  });
   return outcome;
 }
 
 /**
  * The first half of a reject: checks the person may reject, then opens the dialog that asks why (the reject
- * itself is cast when the dialog is submitted). If the dialog cannot be opened the reject is cast at once with
- * a note: a veto must never depend on a dialog.
+ * itself is cast when the dialog is submitted). If the dialog cannot be opened, or there is no time left to
+ * open it, the reject is cast at once with a note: a veto must never depend on a dialog.
  */
 export async function startReject(
   request: VoteRequest & { readonly triggerId: string },
@@ -540,17 +640,15 @@ export async function startReject(
     votes,
     quorum: evaluateQuorum(stored.decision.tier, votes),
   };
-  try {
-    await deps.messenger.askRejectReason(request.triggerId, view);
-    return { kind: 'asked' };
-  } catch (error) {
-    deps.warn?.('the reject dialog could not be opened; rejecting without a reason', {
-      decisionId: request.decisionId,
-      error: describeError(error),
-    });
-    const reason = `no reason given (the dialog could not be opened: ${describeError(error)})`;
-    return castVote({ ...request, reason }, deps);
-  }
+  const asked = await chatWithin(deps, REJECT_FALLBACK_RESERVE_MS, (limits) =>
+    deps.messenger.askRejectReason(request.triggerId, view, limits),
+  );
+  if (asked.ok) return { kind: 'asked' };
+  deps.warn?.('the reject dialog could not be opened; rejecting without a reason', {
+    decisionId: request.decisionId,
+    error: asked.reason,
+  });
+  return castVote({ ...request, reason: `no reason given (the dialog could not be opened: ${asked.reason})` }, deps);
 }
 
 export interface ClosedDecision {
@@ -561,13 +659,15 @@ export interface ClosedDecision {
 }
 
 /**
- * Called by the workflow: on its timeout ('timed-out') or at its end ('closed'). A pending decision takes the
- * outcome; a decided one keeps its status (the note, if any, is added). The message loses its buttons.
+ * Called by the workflow: on its timeout ('timed-out'), at its end ('closed') or when it failed ('failed'). A
+ * pending decision takes the outcome as its status and the note as its reason; a decided one keeps its status
+ * and records the outcome and note beside it, so an approved plan's message ends with what became of it. The
+ * message loses its buttons, and the closing goes to the incident's audit chain.
  */
 export async function closeDecision(
   decisionId: string,
   outcome: CloseOutcome,
-  deps: Pick<ApprovalDeps, 'store' | 'messenger' | 'clock' | 'warn'>,
+  deps: Pick<ApprovalDeps, 'store' | 'messenger' | 'clock' | 'warn' | 'audit' | 'auditFailed'>,
   note?: string,
 ): Promise<ClosedDecision> {
   const now = (deps.clock ?? (() => new Date()))();
@@ -582,7 +682,9 @@ export async function closeDecision(
     });
     changed = finished === 'finished';
   }
-  if (!changed && note) await deps.store.annotate(decisionId, { closeReason: note });
+  if (!changed) {
+    await deps.store.annotate(decisionId, { workflowOutcome: outcome, ...(note ? { outcomeNote: note } : {}) });
+  }
   const current = (await deps.store.getDecision(decisionId)) ?? stored;
   const votes = await deps.store.listVotes(decisionId);
   await showQuietly(deps, {
@@ -591,7 +693,24 @@ export async function closeDecision(
     votes,
     quorum: evaluateQuorum(current.decision.tier, votes),
   });
+  await auditQuietly(deps, current.decision.incidentId, closedEntry(current.decision, outcome, changed, now, note));
   return { decisionId, status: current.decision.status, changed };
+}
+
+/**
+ * Records a request turned away before any vote was considered (a forged, stale, replayed or unreadable one):
+ * in the store, and in the audit trail, in the incident's chain when the (verified) request names a decision
+ * that exists, otherwise in the day's chain of Slack interactions.
+ */
+export async function recordRefusedRequest(
+  refusal: Refusal,
+  deps: Pick<ApprovalDeps, 'store' | 'approvers' | 'warn' | 'audit' | 'auditFailed' | 'deadline'>,
+): Promise<void> {
+  await deps.store.recordRefusal(refusal);
+  if (!deps.audit) return;
+  const known = refusal.decisionId ? (await deps.store.getDecision(refusal.decisionId))?.decision : undefined;
+  const chain = known ? known.incidentId : interactionsChain(refusal.at);
+  await auditQuietly(deps, chain, refusalEntry(refusal, deps.approvers));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -622,6 +741,7 @@ async function admitVote(
   return ok({ stored, approver: valid.value, now });
 }
 
+/** Records a refused vote, then audits it and tells the person why, side by side. */
 async function refuse(
   request: VoteRequest,
   deps: ApprovalDeps,
@@ -630,7 +750,7 @@ async function refuse(
   code: string,
   message: string,
 ): Promise<Extract<VoteOutcome, { kind: 'refused' }>> {
-  await deps.store.recordRefusal({
+  const refusal: Refusal = {
     at: now.toISOString(),
     code,
     detail: message,
@@ -639,30 +759,240 @@ async function refuse(
     userId: request.userId,
     action: request.choice,
     ...(request.sourceIp ? { sourceIp: request.sourceIp } : {}),
-  });
+  };
+  await deps.store.recordRefusal(refusal);
+  const chain = stored ? stored.decision.incidentId : interactionsChain(refusal.at);
   const channel = stored?.decision.channel ?? request.channelId;
-  if (channel) {
-    try {
-      await deps.messenger.tell(channel, request.userId, message);
-    } catch (error) {
-      deps.warn?.('could not tell the voter why the vote was refused', { code, error: describeError(error) });
-    }
-  }
+  await Promise.all([
+    auditQuietly(deps, chain, refusalEntry(refusal, deps.approvers)),
+    channel ? tellQuietly(deps, channel, request.userId, code, message) : undefined,
+  ]);
   return { kind: 'refused', code, message };
 }
 
-/** Message updates are best effort: the decision and the workflow are what count, the message follows them. */
-async function showQuietly(deps: Pick<ApprovalDeps, 'messenger' | 'warn'>, view: ApprovalView): Promise<void> {
+async function tellQuietly(
+  deps: ApprovalDeps,
+  channel: string,
+  userId: string,
+  code: string,
+  message: string,
+): Promise<void> {
+  const told = await chatWithin(deps, 0, (limits) => deps.messenger.tell(channel, userId, message, limits));
+  if (!told.ok) deps.warn?.('could not tell the voter why the vote was refused', { code, error: told.reason });
+}
+
+type VoteEffect =
+  | { readonly outcome: 'pending'; readonly missing: QuorumState['missing'] }
+  | { readonly outcome: 'already-decided'; readonly status: DecisionStatus }
+  | {
+      readonly outcome: FinalStatus;
+      readonly decidedBy: string;
+      readonly delivered: boolean;
+      readonly deliveryError?: string;
+    };
+
+/** After the writes that count: the vote's audit record and the message update, side by side. */
+async function followVote(deps: ApprovalDeps, view: ApprovalView, vote: Vote, effect: VoteEffect): Promise<void> {
+  await Promise.all([auditQuietly(deps, view.decision.incidentId, voteEntry(vote, effect)), showQuietly(deps, view)]);
+}
+
+/**
+ * Message updates are best effort: the decision and the workflow are what count, the message follows them. One
+ * that fails or does not fit before the answer is due is skipped; the next vote or the workflow's close
+ * refreshes the message.
+ */
+async function showQuietly(
+  deps: Pick<ApprovalDeps, 'messenger' | 'warn' | 'deadline'>,
+  view: ApprovalView,
+): Promise<void> {
   const { channel, messageTs } = view.decision;
   if (!channel || !messageTs) return;
-  try {
-    await deps.messenger.update(channel, messageTs, view);
-  } catch (error) {
-    deps.warn?.('the approval message could not be updated', {
-      decisionId: view.decision.decisionId,
-      error: describeError(error),
-    });
+  const shown = await chatWithin(deps, 0, (limits) => deps.messenger.update(channel, messageTs, view, limits));
+  if (!shown.ok) {
+    deps.warn?.('the approval message was not updated', { decisionId: view.decision.decisionId, error: shown.reason });
   }
+}
+
+type ChatResult = { readonly ok: true } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Runs a chat call, never throwing. With a deadline the call gets what is left of it less `reserveMs` as its
+ * limits, is not started when that is too short, and is not waited for past it.
+ */
+async function chatWithin(
+  deps: Pick<ApprovalDeps, 'deadline'>,
+  reserveMs: number,
+  call: (limits?: ChatCallLimits) => Promise<void>,
+): Promise<ChatResult> {
+  const timeoutMs = deps.deadline ? Math.floor(deps.deadline.remainingMs() - reserveMs) : undefined;
+  if (timeoutMs !== undefined && timeoutMs < MIN_CHAT_CALL_MS) {
+    return { ok: false, reason: 'skipped: no time left before the answer was due' };
+  }
+  const done = Promise.resolve()
+    .then(() => call(timeoutMs === undefined ? undefined : { timeoutMs }))
+    .then(
+      (): ChatResult => ({ ok: true }),
+      (error: unknown): ChatResult => ({ ok: false, reason: describeError(error) }),
+    );
+  if (timeoutMs === undefined) return done;
+  return (
+    (await settleWithin(done, timeoutMs + CHAT_GRACE_MS)) ?? { ok: false, reason: `no answer within ${timeoutMs} ms` }
+  );
+}
+
+type AuditDeps = Pick<ApprovalDeps, 'audit' | 'auditFailed' | 'warn' | 'deadline'>;
+
+/**
+ * Appends to the audit trail without ever failing the request: a failed append is logged and reported, and
+ * with a deadline the answer does not wait past it (an append still running then is reported as unconfirmed).
+ */
+async function auditQuietly(deps: AuditDeps, chain: string, entry: AuditEntry): Promise<void> {
+  const { audit } = deps;
+  if (!audit) return;
+  let reported = false;
+  const failed = (reason: string) => {
+    if (reported) return;
+    reported = true;
+    const failure: AuditFailure = { chain, summary: entry.summary, reason };
+    deps.warn?.('an audit record was not written; the decision stands', { ...failure });
+    deps.auditFailed?.(failure);
+  };
+  const written = Promise.resolve()
+    .then(() => audit.append(chain, entry))
+    .then(
+      () => true,
+      (error: unknown) => {
+        failed(describeError(error));
+        return true;
+      },
+    );
+  if (!deps.deadline) {
+    await written;
+    return;
+  }
+  if ((await settleWithin(written, deps.deadline.remainingMs())) === undefined) {
+    failed('not confirmed before the answer was due (it may still be written)');
+  }
+}
+
+/** What `work` settles to within `ms`, or undefined; the timer never keeps the process alive. */
+async function settleWithin<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, ms));
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const seatsText = (seats: Readonly<Record<ApproverRole, number>>): string =>
+  (Object.entries(seats) as [ApproverRole, number][])
+    .filter(([, n]) => n > 0)
+    .map(([role, n]) => `${n} ${roleName(role)}${n > 1 ? 's' : ''}`)
+    .join(' and ') || 'none';
+
+function requestedEntry(decision: Decision, timeoutSeconds: number, opened: OpenedDecision): AuditEntry {
+  const asked = opened.replaced ? 'asked again (retried request, new task token)' : 'requested';
+  return {
+    actor: `workflow:${decision.tier === 'HIGH' ? 'RequestQuorumApproval' : 'RequestApproval'}`,
+    kind: 'step',
+    at: decision.createdAt,
+    summary: `approval ${asked}: ${decision.tier}, quorum ${seatsText(decision.quorum)}, waits ${Math.round(timeoutSeconds / 60)} min, message ${opened.messageTs}`,
+    detail: {
+      decisionId: decision.decisionId,
+      tier: decision.tier,
+      quorum: decision.quorum,
+      timeoutSeconds,
+      expiresAt: decision.expiresAt,
+      channel: opened.channel,
+      messageTs: opened.messageTs,
+      replaced: opened.replaced,
+    },
+  };
+}
+
+function voteEntry(vote: Vote, effect: VoteEffect): AuditEntry {
+  const reason = vote.reason ? redact(vote.reason).text : undefined;
+  let result: string;
+  switch (effect.outcome) {
+    case 'pending':
+      result = `recorded, still needed: ${seatsText(effect.missing)}`;
+      break;
+    case 'already-decided':
+      result = `recorded after the decision was already ${describeStatus(effect.status)}`;
+      break;
+    default:
+      result = `decision ${effect.outcome}, ${effect.delivered ? 'workflow told' : `the workflow could not be told (${effect.deliveryError})`}`;
+  }
+  return {
+    actor: `slack:${vote.userId} (${vote.userName})`,
+    kind: 'vote',
+    at: vote.at,
+    summary: `${vote.choice} by ${vote.userName} (${roleName(vote.role)}) on ${vote.decisionId}: ${result}`,
+    detail: {
+      decisionId: vote.decisionId,
+      userId: vote.userId,
+      userName: vote.userName,
+      role: vote.role,
+      choice: vote.choice,
+      ...(reason ? { reason } : {}),
+      ...effect,
+    },
+  };
+}
+
+/**
+ * A refusal as the audit keeps it. A 200 is a vote refused to a verified person (acting as `slack:<user>`);
+ * anything else was refused at the door, and the only actor known is where it came from.
+ */
+function refusalEntry(refusal: Refusal, approvers: readonly Approver[]): AuditEntry {
+  const approver = refusal.userId ? approvers.find((a) => a.slackUserId === refusal.userId) : undefined;
+  const voter = refusal.status === 200 && refusal.userId;
+  const actor = voter
+    ? `slack:${refusal.userId}${approver ? ` (${approver.name})` : ''}`
+    : `http:${refusal.sourceIp ?? 'unknown source'}`;
+  const what = voter
+    ? `${refusal.action ?? 'vote'} by ${approver?.name ?? refusal.userId}${refusal.decisionId ? ` on ${refusal.decisionId}` : ''}`
+    : `${refusal.method ?? 'request'} ${refusal.path ?? ''}`.trim();
+  return {
+    actor,
+    kind: 'refusal',
+    at: refusal.at,
+    summary: `refused ${what}: ${refusal.code} (HTTP ${refusal.status})`,
+    detail: { ...refusal, ...(approver ? { userName: approver.name, role: approver.role } : {}) },
+  };
+}
+
+function closedEntry(
+  decision: Decision,
+  outcome: CloseOutcome,
+  changed: boolean,
+  now: Date,
+  note?: string,
+): AuditEntry {
+  const cleanNote = note ? redact(note).text : undefined;
+  const summary = changed
+    ? `approval closed by the workflow: ${outcome}`
+    : `approval already ${describeStatus(decision.status)}; the workflow ended ${outcome}`;
+  return {
+    actor: 'workflow:close-approval',
+    kind: 'step',
+    at: now.toISOString(),
+    summary: cleanNote ? `${summary}: ${cleanNote}` : summary,
+    detail: {
+      decisionId: decision.decisionId,
+      outcome,
+      status: decision.status,
+      changed,
+      ...(cleanNote ? { note: cleanNote } : {}),
+      ...(decision.closedBy ? { closedBy: decision.closedBy } : {}),
+      ...(decision.closedAt ? { closedAt: decision.closedAt } : {}),
+    },
+  };
 }
 
 async function deliver(send: () => Promise<void>): Promise<string | undefined> {
