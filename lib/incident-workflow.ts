@@ -36,7 +36,7 @@ export interface IncidentWorkflowProps {
   readonly deployEvents?: ITable;
   /** The function behind RequestApproval and RequestQuorumApproval (`lambda:invoke.waitForTaskToken`). */
   readonly requestApproval: IFunction;
-  /** The function that marks a decision timed out or closed and updates its Slack message. */
+  /** The function that marks a decision timed out, closed or failed and updates its Slack message. */
   readonly closeApproval: IFunction;
   /**
    * The alert manager's state table (AlertIngest): the notices tell the alert manager of each incident and reply in
@@ -158,8 +158,9 @@ export class IncidentWorkflow extends Construct {
     // CDK derives no permissions from an ASL file: the role gets exactly what the definition invokes.
     for (const fn of [this.decide, this.remediate, this.notify, props.requestApproval])
       fn.grantInvoke(this.stateMachine);
-    // CloseApprovalMessage and MarkApprovalTimedOut invoke the close-approval function: without this grant every
-    // approved plan and every approval timeout would end in NotifyFailure.
+    // CloseApprovalMessage, MarkApprovalTimedOut and CloseApprovalOnFailure invoke the close-approval function:
+    // without this grant every approved plan and every approval timeout would end in NotifyFailure, and a failed
+    // workflow would leave its approval message open.
     props.closeApproval.grantInvoke(this.stateMachine);
   }
 }

@@ -28,6 +28,8 @@ export async function replayCommand(
     : undefined;
   const report = await replayScenario(dir, {
     approvers: options.approvers,
+    // With a config, its approvers are the simulated people and its timeouts bound their waits.
+    ...(loaded?.config.approvals ? { approvals: loaded.config.approvals } : {}),
     guardrails: loaded?.config.guardrails,
     playbooks: loaded?.playbooks,
     catalog: loaded?.catalog,

@@ -25,6 +25,17 @@ export async function watchCommand(options: {
     detection: config.detection,
     denyList: config.guardrails.denyList,
     changeFreezes: config.guardrails.changeFreezes,
+    ...(config.approvals
+      ? {
+          approvals: {
+            approvers: config.approvals.approvers,
+            timeoutSeconds: {
+              MEDIUM: config.approvals.timeoutMinutes.MEDIUM * 60,
+              HIGH: config.approvals.timeoutMinutes.HIGH * 60,
+            },
+          },
+        }
+      : {}),
   });
   const log = (text: string) =>
     process.stdout.write(`${new Date().toISOString().slice(0, 19).replace('T', ' ')}  ${text}\n`);

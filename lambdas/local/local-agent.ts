@@ -1,30 +1,56 @@
 // The agent wired for one process: dynalite for DynamoDB, memory for S3, the real tick and incident ASL
 // executed by aws-local-stepfunctions, a simulated cluster and simulated approvers, and whatever
 // MetricSource the caller brings (a scenario or a live Prometheus). Incident workflows run beside the ticks,
-// as executions do on AWS: one waiting for recovery sees the ticks that follow.
+// as executions do on AWS: one waiting for recovery sees the ticks that follow. Approvals run the real flows
+// (open, vote, reject, close) against the approval table, with the task token answered as SendTaskSuccess and
+// SendTaskFailure would.
 
+import { StateMachine } from 'aws-local-stepfunctions';
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
 import { defaultPlaybooks } from '../adapters/config-files';
 import { DynamoActionLedger } from '../adapters/dynamodb/action-ledger';
+import { DynamoApprovalStore } from '../adapters/dynamodb/approval-store';
 import { DynamoAuditLog } from '../adapters/dynamodb/audit-log';
 import { DynamoBaselineStore } from '../adapters/dynamodb/baseline-store';
 import { DynamoDecisionStore } from '../adapters/dynamodb/decision-store';
 import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
 import { DynamoSnapshotStore } from '../adapters/dynamodb/snapshot-store';
+import { renderApprovalMessage } from '../adapters/slack/blocks';
+import type { SlackMessage } from '../adapters/slack/web-api';
 import { auditStep } from '../core/action/audit-steps';
+import type { CaseNotifier } from '../core/action/ports';
 import { remediate, undoRemediation, verifyRecovery } from '../core/action/remediate';
 import type { DeployRecord } from '../core/cognition/classify';
+import type { Incident } from '../core/cognition/incident';
 import type { KubeStateReader } from '../core/cognition/kube-findings';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
 import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
+import {
+  APPROVAL_REJECTED,
+  type ApprovalDeps,
+  type ApprovalMessenger,
+  type ApprovalRequest,
+  type ApprovalTier,
+  type ApprovalView,
+  type ApprovalWorkflow,
+  type Approver,
+  type CloseOutcome,
+  castVote,
+  closeDecision,
+  type KeySeries,
+  type OpenedDecision,
+  openDecision,
+  startReject,
+} from '../core/decision/approval';
 import { type DenyRule, denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
-import type { IncidentCase } from '../core/decision/incident-case';
+import type { Diagnosis, IncidentCase } from '../core/decision/incident-case';
+import { withOutcomeNote } from '../core/decision/outcome-note';
 import type { Playbooks } from '../core/decision/plan';
-import { type CaseInput, decideStep } from '../core/decision/steps';
-import type { Tier } from '../core/decision/types';
+import { type CaseInput, DECIDE_STEPS, decideStep } from '../core/decision/steps';
+import { type PlannedAction, QUORUM, type RiskAssessment } from '../core/decision/types';
 import type { CaseKnowledge } from '../core/diagnosis/case-knowledge';
 import type { LogSource } from '../core/perception/log-source';
 import type { MetricSource } from '../core/perception/metric-source';
@@ -35,7 +61,7 @@ import { type AgentClock, WallClock } from './agent-clock';
 import { type LocalDynamo, startLocalDynamo } from './local-dynamodb';
 import { asLambdaInvoke, LocalStateMachine, loadDefinition } from './local-state-machine';
 import { RecordingNotifier } from './recording-notifier';
-import { type ApproverMode, simulatedApproval } from './simulated-approvers';
+import type { ApproverMode } from './simulated-approvers';
 import { SimulatedCluster, type WorldEffects } from './simulated-cluster';
 
 export interface LocalAgentOptions {
@@ -47,6 +73,13 @@ export interface LocalAgentOptions {
   readonly deploys?: readonly DeployRecord[];
   /** How the simulated approvers answer approval requests (default approve). */
   readonly approvers?: ApproverMode;
+  /** Who the simulated approvers are and how long approvals wait (config `approvals`). */
+  readonly approvals?: LocalApprovals;
+  /**
+   * Where the workflow's notices go besides the recording, as the notify Lambda sends them to PagerDuty, Jira
+   * and the webhook on AWS (e.g. a NotificationFanout over the configured integrations).
+   */
+  readonly notices?: CaseNotifier;
   /** Deny rules added to the built-in ones (config `guardrails.denyList`). */
   readonly denyList?: readonly DenyRule[];
   /** Change freezes (config `guardrails.changeFreezes`). */
@@ -65,6 +98,30 @@ export interface LocalAgentOptions {
   readonly knowledge?: CaseKnowledge;
 }
 
+/** The approvals part of the configuration, as the local runtime takes it. */
+export interface LocalApprovals {
+  /** Who may vote, and so who the simulated approvers are (config `approvals.approvers`); REPLAY_APPROVERS by default. */
+  readonly approvers?: readonly Approver[];
+  /**
+   * Seconds MEDIUM and HIGH plans wait (config `approvals.timeoutMinutes` x 60); 30 and 60 minutes by default.
+   * Seconds, not minutes, so a test can let the workflow's own timeout fire.
+   */
+  readonly timeoutSeconds?: Readonly<Record<ApprovalTier, number>>;
+}
+
+/**
+ * The people replay asks when the configuration names none: enough for every tier's quorum. Their votes come in
+ * the same simulated instant, where the quorum orders them by user id: these ids list the SREs first.
+ */
+export const REPLAY_APPROVERS: readonly Approver[] = [
+  { slackUserId: 'USIMSRE1', name: 'replay-sre-1', role: 'sre' },
+  { slackUserId: 'USIMSRE2', name: 'replay-sre-2', role: 'sre' },
+  { slackUserId: 'USIMTECHLEAD1', name: 'replay-lead-1', role: 'tech-lead' },
+];
+
+/** The channel local approval messages are posted to. */
+export const LOCAL_APPROVALS_CHANNEL = 'local-approvals';
+
 /** The tick workflow's answer, as `TickComplete` or `TickFailed` leave it. */
 export interface LocalTickResult {
   readonly outcome?: TickOutcome;
@@ -82,6 +139,19 @@ const NOTICES = [
   'NotifyFailure',
 ] as const;
 
+/**
+ * The states whose Lambda appends its own step to the incident's audit chain on AWS (incident-decide,
+ * incident-remediate, incident-notify). The approval states have no such record: their Lambdas write the request,
+ * the votes, refusals and the closing through the approval flows, which the local runtime runs too.
+ */
+const STEPS_AUDITED_BY_THEIR_LAMBDA: ReadonlySet<string> = new Set<string>([
+  ...DECIDE_STEPS,
+  'Remediate',
+  'VerifyRecovery',
+  'UndoRemediation',
+  ...NOTICES,
+]);
+
 type Handler = (input: unknown) => Promise<unknown>;
 
 export class LocalAgent {
@@ -89,13 +159,16 @@ export class LocalAgent {
   readonly startedWorkflows = new Set<string>();
   /** Incident workflows that ended in their Fail state, with the error. */
   readonly failedWorkflows: { readonly incidentId: string; readonly error: string; readonly cause: string }[] = [];
-  /** Task states the incident workflows ran, in order: the path each took. */
-  readonly workflowTrace: string[] = [];
+  /** Every state each incident workflow entered, in order (Choice, Pass and end states included), by incident. */
+  readonly workflowPaths = new Map<string, readonly string[]>();
+  /** The approval messages and private words the approval flows sent, as Slack would have received them. */
+  readonly approvalMessages: LocalApprovalMessenger;
   /** Incident workflows still running (or waiting on the clock for their next recovery check). */
   private readonly running = new Set<Promise<unknown>>();
+  private readonly taskTokens = new LocalTaskTokens();
   private lastOutcome?: TickOutcome;
   private tickMachine?: LocalStateMachine;
-  private incidentMachine?: LocalStateMachine;
+  private incidentMachine?: { readonly machine: StateMachine; readonly handlers: Record<string, Handler> };
 
   private constructor(
     private readonly options: LocalAgentOptions,
@@ -108,7 +181,11 @@ export class LocalAgent {
     readonly notifier: RecordingNotifier,
     readonly audit: DynamoAuditLog,
     readonly clock: AgentClock,
-  ) {}
+    /** Decisions, votes and refusals of the approval flows (dynalite, as the approvals table on AWS). */
+    readonly approvals: DynamoApprovalStore,
+  ) {
+    this.approvalMessages = new LocalApprovalMessenger(notifier, () => clock.now());
+  }
 
   static async start(options: LocalAgentOptions): Promise<LocalAgent> {
     const dynamo = await startLocalDynamo();
@@ -124,6 +201,7 @@ export class LocalAgent {
       new RecordingNotifier(),
       new DynamoAuditLog(dynamo.client, dynamo.tables.audit, { now: () => new Date(clock.now()) }),
       clock,
+      new DynamoApprovalStore(dynamo.client, dynamo.tables.approvals),
     );
     agent.tickMachine = agent.buildTickMachine();
     agent.incidentMachine = agent.buildIncidentMachine();
@@ -183,8 +261,8 @@ export class LocalAgent {
     });
   }
 
-  private buildIncidentMachine(): LocalStateMachine {
-    const { options, dynamo, incidents, decisions, cluster, notifier, clock } = this;
+  private buildIncidentMachine(): { machine: StateMachine; handlers: Record<string, Handler> } {
+    const { options, dynamo, incidents, decisions, cluster, notifier, clock, taskTokens } = this;
     const graph = new ServiceGraph(options.topology);
     const denyList = denyListFrom(options.denyList);
     const deploys = options.deploys ?? [];
@@ -195,6 +273,9 @@ export class LocalAgent {
       ...(options.logs ? { logs: options.logs } : {}),
       ...(options.kube ? { kube: options.kube } : {}),
       ...(options.knowledge ? { knowledge: options.knowledge } : {}),
+      // The key metric's last hour for the approval message, read from the same source the ticks read.
+      metrics: { source: options.source, catalog: options.catalog },
+      ...(options.approvals?.timeoutSeconds ? { approvalTimeoutSeconds: options.approvals.timeoutSeconds } : {}),
       incidents,
       decisions,
       denyList,
@@ -213,6 +294,14 @@ export class LocalAgent {
       dryRun: true,
       now: () => clock.now(),
     };
+    const approvalDeps: ApprovalDeps = {
+      store: this.approvals,
+      workflow: taskTokens,
+      messenger: this.approvalMessages,
+      approvers: options.approvals?.approvers ?? REPLAY_APPROVERS,
+      clock: () => new Date(clock.now()),
+      audit: this.audit,
+    };
     // The case is recorded after every remediation step, as the Lambda does, so it shows while verifying.
     const remediation = (run: (c: IncidentCase) => Promise<IncidentCase>) =>
       asLambdaInvoke(async (payload: { case: IncidentCase }) => {
@@ -221,31 +310,54 @@ export class LocalAgent {
         return result;
       });
     const decide = (step: string) =>
-      asLambdaInvoke((payload: { case: CaseInput }) => decideStep(step, payload.case, decideDeps));
-    // `.waitForTaskToken`: the state's result is what SendTaskSuccess sends, not the Lambda's answer.
-    const approve: Handler = async (input) => {
-      const { Payload } = input as { Payload: { decisionId: string; tier: Tier } };
-      const at = new Date(clock.now()).toISOString();
-      notifier.approvalRequested(Payload.decisionId, at);
-      return simulatedApproval(options.approvers ?? 'approve', Payload, at);
+      asLambdaInvoke(async (payload: { case: CaseInput }) => {
+        const result = await decideStep(step, payload.case, decideDeps);
+        return step === 'Close' ? withOutcomeNote(result) : result;
+      });
+    // `.waitForTaskToken`: the request-approval function opens the decision; the state's result is what
+    // SendTaskSuccess later sends (or SendTaskFailure fails it with), here from the simulated approvers' votes.
+    const requestApproval: Handler = async (input) => {
+      const request = approvalRequestOf((input as { Payload: ApprovalPayload }).Payload);
+      const answered = taskTokens.wait(request.taskToken);
+      // A reject fails the task while the votes are still being written: handled here, rethrown to the machine.
+      answered.catch(() => undefined);
+      let opened: OpenedDecision;
+      try {
+        opened = await openDecision(request, approvalDeps, LOCAL_APPROVALS_CHANNEL);
+        await simulatedAnswers(options.approvers ?? 'approve', request, approvalDeps);
+      } catch (error) {
+        taskTokens.forget(request.taskToken);
+        throw error;
+      }
+      if (taskTokens.waiting(request.taskToken)) {
+        // Step Functions ends the wait at the state's timeout. aws-local-stepfunctions does too, on the wall clock;
+        // replay's simulated clock outruns it, so the wait also ends when the agent's clock reaches the deadline.
+        void clock.until(Date.parse(opened.expiresAt)).then(() => taskTokens.timeOut(request.taskToken));
+      }
+      return answered;
     };
+    // The close-approval function: the approval message is edited, not posted anew (no notification counted).
+    const closeApproval = asLambdaInvoke(
+      async (payload: { decisionId: string; outcome: CloseOutcome; note?: string }) => {
+        const closed = await closeDecision(payload.decisionId, payload.outcome, approvalDeps, payload.note);
+        const stored = await this.approvals.getDecision(payload.decisionId);
+        if (stored) taskTokens.forget(stored.decision.taskToken);
+        const said = payload.note ? `${closed.status}: ${payload.note}` : closed.status;
+        notifier.approvalClosed(payload.decisionId, said, new Date(clock.now()).toISOString());
+        return closed;
+      },
+    );
     const handlers: Record<string, Handler> = {
       Diagnose: decide('Diagnose'),
       PlanRemediation: decide('PlanRemediation'),
       AssessRisk: decide('AssessRisk'),
       CheckGuardrails: decide('CheckGuardrails'),
       Close: decide('Close'),
-      RequestApproval: approve,
-      RequestQuorumApproval: approve,
-      // The approval message is edited, not posted anew: it counts as no notification.
-      MarkApprovalTimedOut: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
-        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock.now()).toISOString());
-        return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
-      }),
-      CloseApprovalMessage: asLambdaInvoke(async (payload: { decisionId: string; outcome: string }) => {
-        notifier.approvalClosed(payload.decisionId, payload.outcome, new Date(clock.now()).toISOString());
-        return { decisionId: payload.decisionId, status: payload.outcome, changed: true };
-      }),
+      RequestApproval: requestApproval,
+      RequestQuorumApproval: requestApproval,
+      CloseApprovalMessage: closeApproval,
+      MarkApprovalTimedOut: closeApproval,
+      CloseApprovalOnFailure: closeApproval,
       Remediate: remediation((c) => remediate(c, remediateDeps)),
       // The Wait state before a re-check takes no time here; the check itself waits for the simulated clock,
       // so in replay it runs after the tick of that minute.
@@ -258,47 +370,38 @@ export class LocalAgent {
     for (const notice of NOTICES) {
       handlers[notice] = asLambdaInvoke(async (payload: { case: IncidentCase }) => {
         await notifier.notify(notice, payload.case);
+        await options.notices?.notify(notice, payload.case);
         return payload.case;
       });
     }
-    // Every state leaves its trace in the incident's audit chain, as the Lambda handlers do on AWS.
-    const traced = Object.fromEntries(
+    // The steps whose Lambda audits itself on AWS leave the same record here, from the case they return.
+    const audited = Object.fromEntries(
       Object.entries(handlers).map(([state, handler]) => [
         state,
-        async (input: unknown) => {
-          this.workflowTrace.push(state);
-          const output = await handler(input);
-          const request = (input as { Payload?: { case?: { incidentId?: string }; decisionId?: string } }).Payload;
-          const produced = (output as { Payload?: unknown }).Payload ?? output;
-          const incidentId = request?.case?.incidentId ?? request?.decisionId;
-          if (incidentId) {
-            const c = state.startsWith('Request')
-              ? { incidentId, approval: produced }
-              : state.endsWith('ApprovalMessage') || state === 'MarkApprovalTimedOut'
-                ? { incidentId }
-                : produced;
-            await auditStep(
-              this.audit,
-              state,
-              c as Parameters<typeof auditStep>[2],
-              new Date(clock.now()).toISOString(),
-            );
-          }
-          return output;
-        },
+        STEPS_AUDITED_BY_THEIR_LAMBDA.has(state)
+          ? async (input: unknown) => {
+              const output = (await handler(input)) as { Payload: IncidentCase };
+              await auditStep(this.audit, state, output.Payload, new Date(clock.now()).toISOString());
+              return output;
+            }
+          : handler,
       ]),
     );
-    return new LocalStateMachine(
+    const definition = localTimeoutPaths(
       loadDefinition('incident.asl.json', {
         DecideFunctionArn: LOCAL_ARN('incident-decide'),
         RequestApprovalFunctionArn: LOCAL_ARN('request-approval'),
         RemediateFunctionArn: LOCAL_ARN('incident-remediate'),
         CloseApprovalFunctionArn: LOCAL_ARN('close-approval'),
         NotifyFunctionArn: LOCAL_ARN('incident-notify'),
-      }),
-      traced,
-      { WaitForRecovery: 0 },
+      }) as AslDefinition,
     );
+    // Run on aws-local-stepfunctions directly rather than through LocalStateMachine, for the execution's event log:
+    // the path each workflow took, Choice and Pass states included.
+    return {
+      machine: new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } }),
+      handlers: audited,
+    };
   }
 
   /** The daily job: learn every series' baseline from the history before `until` and publish it. */
@@ -351,16 +454,32 @@ export class LocalAgent {
     return this.running.size;
   }
 
-  /** Runs the incident workflow for one incident to its end, as a Standard execution named after it. */
+  /**
+   * Runs the incident workflow for one incident to its end, as a Standard execution named after it, recording
+   * every state it enters (the execution history's path).
+   */
   async runIncidentWorkflow(incidentId: string): Promise<IncidentCase | undefined> {
+    const incident = this.incidentMachine;
+    if (!incident) throw new Error('the local agent was not started');
+    const path: string[] = [];
+    this.workflowPaths.set(incidentId, path);
+    const execution = incident.machine.run(
+      { incidentId },
+      {
+        overrides: { taskResourceLocalHandlers: incident.handlers as never, waitTimeOverrides: { WaitForRecovery: 0 } },
+        context: { Execution: { Name: incidentId }, Task: { Token: `local-task-token-${incidentId}` } } as never,
+      },
+    );
+    const recorded = (async () => {
+      for await (const event of execution.eventLogs) if (event.type === 'StateEntered') path.push(event.state.name);
+    })();
     try {
-      return (await this.incidentMachine?.run(
-        { incidentId },
-        { Execution: { Name: incidentId }, Task: { Token: `local-task-token-${incidentId}` } },
-      )) as IncidentCase | undefined;
+      return (await execution.result) as unknown as IncidentCase;
     } catch (error) {
       this.failedWorkflows.push({ incidentId, ...unwrapFailure(error) });
       return undefined;
+    } finally {
+      await recorded;
     }
   }
 
@@ -374,4 +493,216 @@ function unwrapFailure(error: unknown): { error: string; cause: string } {
   const wrapped = error as Error & { cause?: unknown };
   const failure = wrapped.cause instanceof Error ? wrapped.cause : wrapped;
   return { error: failure.name, cause: failure.message };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Approvals
+
+/** The RequestApproval states' payload, as the ASL builds it. */
+interface ApprovalPayload {
+  readonly taskToken: string;
+  readonly decisionId: string;
+  readonly tier: ApprovalTier;
+  readonly timeoutSeconds: number;
+  readonly incident: Incident;
+  readonly diagnosis?: Diagnosis;
+  /** The root cause's strongest signal over the last hour, for the message's sparkline (null: not read). */
+  readonly keySeries?: KeySeries | null;
+  readonly plan: PlannedAction[];
+  readonly risk: RiskAssessment;
+}
+
+/** What the request-approval function makes of the payload: the decision's request and what the message shows. */
+function approvalRequestOf(payload: ApprovalPayload): ApprovalRequest {
+  const root = payload.diagnosis?.rootCause;
+  return {
+    taskToken: payload.taskToken,
+    decisionId: payload.decisionId,
+    tier: payload.tier,
+    timeoutSeconds: payload.timeoutSeconds,
+    context: {
+      incident: payload.incident,
+      plan: payload.plan,
+      risk: payload.risk,
+      ...(payload.keySeries ? { keySeries: payload.keySeries } : {}),
+      ...(root && payload.diagnosis
+        ? {
+            diagnosis: {
+              rootCause: `${root.service} (${root.kind})`,
+              confidence: root.confidence,
+              evidence: payload.diagnosis.evidence,
+            },
+          }
+        : {}),
+    },
+  };
+}
+
+/**
+ * The simulated approvers answer as people do in Slack, through the flows behind the interactions endpoint:
+ * `approve` with the tier's quorum (MEDIUM one SRE; HIGH two SREs and a tech lead, the first SRE clicking twice,
+ * which is refused and counts once), `reject` (the first SRE opens the dialog and gives a reason), `timeout`
+ * (nobody answers). Too few configured people for the quorum leave the decision waiting, as they would on AWS.
+ */
+async function simulatedAnswers(mode: ApproverMode, request: ApprovalRequest, deps: ApprovalDeps): Promise<void> {
+  const { decisionId, tier } = request;
+  const sres = deps.approvers.filter((a) => a.role === 'sre');
+  if (mode === 'timeout') return;
+  if (mode === 'reject') {
+    const by = sres[0] ?? deps.approvers[0];
+    if (!by) return;
+    const click = { decisionId, userId: by.slackUserId, choice: 'reject' as const };
+    const asked = await startReject({ ...click, triggerId: `local-trigger-${decisionId}` }, deps);
+    if (asked.kind === 'asked') await castVote({ ...click, reason: `simulated rejection (--approvers ${mode})` }, deps);
+    return;
+  }
+  const quorum = QUORUM[tier];
+  const leads = deps.approvers.filter((a) => a.role === 'tech-lead');
+  const voters = [...sres.slice(0, quorum.sre), ...leads.slice(0, quorum['tech-lead'])];
+  for (const [index, voter] of voters.entries()) {
+    const click = { decisionId, userId: voter.slackUserId, choice: 'approve' as const };
+    await castVote(click, deps);
+    if (tier === 'HIGH' && index === 0) await castVote(click, deps);
+  }
+}
+
+/**
+ * Step Functions' side of `.waitForTaskToken`: the waiting task of each token, answered as SendTaskSuccess (the
+ * output becomes the state's result) and SendTaskFailure (error ApprovalRejected, the cause as JSON) answer it.
+ */
+class LocalTaskTokens implements ApprovalWorkflow {
+  private readonly tasks = new Map<string, { resolve(output: unknown): void; reject(error: Error): void }>();
+
+  wait(token: string): Promise<unknown> {
+    return new Promise((resolve, reject) => this.tasks.set(token, { resolve, reject }));
+  }
+
+  waiting(token: string): boolean {
+    return this.tasks.has(token);
+  }
+
+  async approve(token: string, output: unknown): Promise<void> {
+    this.take(token).resolve(JSON.parse(JSON.stringify(output)));
+  }
+
+  async reject(token: string, cause: unknown): Promise<void> {
+    this.take(token).reject(Object.assign(new Error(JSON.stringify(cause)), { name: APPROVAL_REJECTED }));
+  }
+
+  /** The state's timeout: the task fails with States.Timeout, unless it was answered first. */
+  timeOut(token: string): void {
+    if (!this.tasks.has(token)) return;
+    this.take(token).reject(Object.assign(new Error('States.Timeout'), { name: 'States.Timeout' }));
+  }
+
+  /** The workflow no longer waits on the token (it timed out on aws-local-stepfunctions' own timer, or ended). */
+  forget(token: string): void {
+    this.tasks.delete(token);
+  }
+
+  private take(token: string) {
+    const task = this.tasks.get(token);
+    // As SendTaskSuccess answers for a token whose task has ended or never existed.
+    if (!task) throw Object.assign(new Error(`no task waits on token ${token}`), { name: 'TaskDoesNotExist' });
+    this.tasks.delete(token);
+    return task;
+  }
+}
+
+/** One call the approval flows made to the chat. */
+export interface ApprovalChatCall {
+  readonly at: string;
+  readonly call: 'post' | 'update' | 'tell' | 'ask-reject-reason';
+  readonly channel: string;
+  readonly decisionId?: string;
+  readonly ts?: string;
+  readonly userId?: string;
+  /** The decision's status when the message was rendered. */
+  readonly status?: string;
+  /** The approval message as Slack would receive it (post and update), or the private text (tell). */
+  readonly message?: SlackMessage;
+  readonly text: string;
+}
+
+/**
+ * The chat side of approvals, locally: every call is kept, the approval message rendered as it is for Slack. The
+ * post counts in the replay report as a notification (a reply in the incident's thread); edits and private
+ * words to one person do not.
+ */
+export class LocalApprovalMessenger implements ApprovalMessenger {
+  readonly calls: ApprovalChatCall[] = [];
+
+  constructor(
+    private readonly notifier: RecordingNotifier,
+    private readonly now: () => number,
+  ) {}
+
+  async post(channel: string, view: ApprovalView): Promise<{ channel: string; ts: string }> {
+    const at = new Date(this.now()).toISOString();
+    const ts = `${Math.floor(this.now() / 1000)}.${String(this.calls.length + 1).padStart(6, '0')}`;
+    this.calls.push(this.rendered('post', at, channel, ts, view));
+    this.notifier.approvalRequested(view.decision.decisionId, at);
+    return { channel, ts };
+  }
+
+  async update(channel: string, ts: string, view: ApprovalView): Promise<void> {
+    this.calls.push(this.rendered('update', new Date(this.now()).toISOString(), channel, ts, view));
+  }
+
+  async tell(channel: string, userId: string, text: string): Promise<void> {
+    this.calls.push({ at: new Date(this.now()).toISOString(), call: 'tell', channel, userId, text });
+  }
+
+  async askRejectReason(_triggerId: string, view: ApprovalView): Promise<void> {
+    this.calls.push({
+      at: new Date(this.now()).toISOString(),
+      call: 'ask-reject-reason',
+      channel: view.decision.channel ?? LOCAL_APPROVALS_CHANNEL,
+      decisionId: view.decision.decisionId,
+      text: `why reject ${view.decision.decisionId}?`,
+    });
+  }
+
+  /** The approval message of a decision as it reads now: its last post or update. */
+  messageOf(decisionId: string): ApprovalChatCall | undefined {
+    return this.calls.findLast((c) => c.decisionId === decisionId && (c.call === 'post' || c.call === 'update'));
+  }
+
+  private rendered(call: 'post' | 'update', at: string, channel: string, ts: string, view: ApprovalView) {
+    const message = renderApprovalMessage(view);
+    const { decisionId, status } = view.decision;
+    return { at, call, channel, ts, decisionId, status, message, text: message.text };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// ASL
+
+interface AslDefinition {
+  readonly States: Record<string, { TimeoutSecondsPath?: string; Parameters?: { Payload?: Record<string, unknown> } }>;
+}
+
+/**
+ * Step Functions resolves a Task's TimeoutSecondsPath against the state's input; aws-local-stepfunctions resolves
+ * it against the request the Parameters build (`{FunctionName, Payload}`). The approval states also send the same
+ * value in their payload, so the local runtime points the path at that copy: the same number, where the library
+ * looks. A path with no copy in the payload cannot be run faithfully and is refused.
+ */
+export function localTimeoutPaths<T extends AslDefinition>(definition: T): T {
+  const states = Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      const path = state.TimeoutSecondsPath;
+      if (!path) return [name, state];
+      const copy = Object.entries(state.Parameters?.Payload ?? {}).find(
+        ([key, value]) => key.endsWith('.$') && value === path,
+      );
+      if (!copy) {
+        throw new Error(
+          `${name}: TimeoutSecondsPath ${path} is not also sent in the payload; the local runtime needs it`,
+        );
+      }
+      return [name, { ...state, TimeoutSecondsPath: `$.Payload.${copy[0].slice(0, -2)}` }];
+    }),
+  );
+  return { ...definition, States: states };
 }

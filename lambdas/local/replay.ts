@@ -16,7 +16,7 @@ import { type AlertingConfig, defaultAlertingConfig } from '../core/alerting/ale
 import type { Incident } from '../core/cognition/incident';
 import { type KnowledgeConfig, knowledgeConfigSchema } from '../core/config/knowledge-schema';
 import { parseSignalCatalog } from '../core/config/load';
-import type { DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
+import type { ApprovalsConfig, DetectionConfig, GuardrailsConfig, SignalCatalog } from '../core/config/schema';
 import type { Playbooks } from '../core/decision/plan';
 import { DEFAULT_DETECTION } from '../core/defaults';
 import { caseKnowledge } from '../core/diagnosis/case-knowledge';
@@ -40,6 +40,8 @@ export interface ReplayEvent {
 export interface ReplayOptions {
   /** How the simulated approvers answer (default approve). */
   readonly approvers?: ApproverMode;
+  /** Who the simulated approvers are and how long each tier waits (config `approvals`; default three replay people, 30 and 60 min). */
+  readonly approvals?: Pick<ApprovalsConfig, 'approvers' | 'timeoutMinutes'>;
   readonly playbooks?: Playbooks;
   /** Deny-list and change freezes from an environment's config. */
   readonly guardrails?: GuardrailsConfig;
@@ -87,6 +89,17 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       previousVersion: d.previousVersion,
     })),
     approvers: options.approvers ?? 'approve',
+    ...(options.approvals
+      ? {
+          approvals: {
+            approvers: options.approvals.approvers,
+            timeoutSeconds: {
+              MEDIUM: options.approvals.timeoutMinutes.MEDIUM * 60,
+              HIGH: options.approvals.timeoutMinutes.HIGH * 60,
+            },
+          },
+        }
+      : {}),
     denyList: options.guardrails?.denyList,
     playbooks: options.playbooks,
     changeFreezes: options.guardrails?.changeFreezes,

@@ -74,3 +74,61 @@ test('matching placeholders and substitutions give the file definition and the s
   const { definitionSubstitutions } = aslDefinition(file, { FirstArn: 'arn', Second: 'q' });
   expect(definitionSubstitutions).toEqual({ FirstArn: 'arn', Second: 'q' });
 });
+
+describe('the incident workflow', () => {
+  type State = {
+    Type: string;
+    Result?: string;
+    Next?: string;
+    TimeoutSeconds?: number;
+    TimeoutSecondsPath?: string;
+    Parameters?: { Payload?: Record<string, unknown> };
+    Catch?: { ErrorEquals: string[]; Next: string }[];
+  };
+  const { States } = JSON.parse(readFileSync(INCIDENT_DEFINITION_FILE, 'utf8')) as { States: Record<string, State> };
+
+  test('the approval waits last as long as CheckGuardrails set from the config, and Slack is told the same', () => {
+    for (const name of ['RequestApproval', 'RequestQuorumApproval']) {
+      // Step Functions resolves the path against the state's input: the case, where CheckGuardrails put it.
+      expect(States[name]).toMatchObject({ Type: 'Task', TimeoutSecondsPath: '$.approvalTimeoutSeconds' });
+      expect(States[name].TimeoutSeconds).toBeUndefined();
+      expect(States[name].Parameters?.Payload?.['timeoutSeconds.$']).toBe('$.approvalTimeoutSeconds');
+    }
+  });
+
+  test('every state that may follow an approval request names itself when it fails, then notifies', () => {
+    const named = Object.entries(States).filter(([, state]) =>
+      state.Catch?.some((c) => c.ErrorEquals.includes('States.ALL') && States[c.Next]?.Type === 'Pass'),
+    );
+    expect(named.map(([name]) => name).sort()).toEqual(
+      [
+        'Close',
+        'CloseApprovalMessage',
+        'Escalate',
+        'MarkApprovalTimedOut',
+        'NotifyNoRecovery',
+        'NotifyOutcome',
+        'RecordRejection',
+        'Remediate',
+        'RequestApproval',
+        'RequestQuorumApproval',
+        'UndoRemediation',
+        'VerifyRecovery',
+      ].sort(),
+    );
+    for (const [name, state] of named) {
+      const failed = state.Catch?.find((c) => c.ErrorEquals.includes('States.ALL'))?.Next ?? '';
+      expect(States[failed]).toMatchObject({ Type: 'Pass', Result: name, Next: 'NotifyFailure' });
+    }
+  });
+
+  test('the failure path may close the approval message but always ends in IncidentWorkflowFailed', () => {
+    expect(States.NotifyFailure).toMatchObject({ Next: 'WasApprovalRequested' });
+    expect(States.NotifyFailure.Catch?.map((c) => c.Next)).toEqual(['WasApprovalRequested']);
+    expect(States.CloseApprovalOnFailure).toMatchObject({ Next: 'IncidentWorkflowFailed' });
+    expect(States.CloseApprovalOnFailure.Catch).toEqual([
+      expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'IncidentWorkflowFailed' }),
+    ]);
+    expect(States.CloseApprovalOnFailure.Parameters?.Payload).toMatchObject({ outcome: 'failed' });
+  });
+});

@@ -1,5 +1,6 @@
 // What each incident workflow step leaves in the audit chain (one chain per incident): the step and its
-// result, every refusal, every vote and every action, so an auditor can replay why things happened.
+// result, every refusal and every action, so an auditor can replay why things happened. Votes, approval
+// requests and their closing are recorded by the approval flows themselves (core/decision/approval.ts).
 
 import type { IncidentCase } from '../decision/incident-case';
 import type { AuditLog } from '../ports';
@@ -55,16 +56,6 @@ export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
           }),
         ),
       ];
-    case 'RequestApproval':
-    case 'RequestQuorumApproval':
-      return (c.approval?.votes ?? []).map(
-        (v): AuditEntry => ({
-          actor: `approver:${v.userId} (${v.userName})`,
-          kind: 'vote',
-          summary: `${v.choice} by ${v.userName} (${v.role})`,
-          detail: { ...v },
-        }),
-      );
     case 'Remediate':
       return (c.execution ?? []).map(
         (e): AuditEntry => ({
@@ -90,9 +81,6 @@ export function auditEntriesFor(state: string, c: PartialCase): AuditEntry[] {
       );
     case 'Close':
       return [step(`closed: ${c.outcome}`, { outcome: c.outcome })];
-    case 'MarkApprovalTimedOut':
-    case 'CloseApprovalMessage':
-      return [{ actor, kind: 'notification', summary: `${state}: approval message updated`, detail: {} }];
     default:
       // Notifications, rejections, escalations and failures.
       return [

@@ -3,13 +3,14 @@
 // execution history in the console shows the whole story at every step.
 
 import type { DeployRecord, FaultKind } from '../cognition/classify';
-import type { Incident } from '../cognition/incident';
+import { type Incident, TRAFFIC_SIGNAL } from '../cognition/incident';
 import type { KubeStateReader } from '../cognition/kube-findings';
 import type { Candidate } from '../cognition/rank';
 import type { Topology } from '../config/schema';
 import type { SimilarCase } from '../diagnosis/analyzers';
 import type { CaseKnowledge, RunbookRef } from '../diagnosis/case-knowledge';
 import { type AwsMetricsReader, gatherEvidence } from '../diagnosis/evidence';
+import { type KeyMetrics, readKeySeries } from '../diagnosis/key-series';
 import {
   buildRerankRequest,
   type RerankOutcome,
@@ -20,6 +21,7 @@ import {
 import { diagnoseByRules } from '../diagnosis/rules-engine';
 import type { LogSource } from '../perception/log-source';
 import type { ServiceGraph } from '../topology';
+import type { KeySeries } from './approval';
 import { checkGuardrails, type DenyRule, type Refusal } from './guardrails';
 import { type Playbooks, planRemediation, recoveryPlanFor } from './plan';
 import { assessRisk } from './risk';
@@ -49,6 +51,12 @@ export interface Diagnosis {
   readonly runbooks?: RunbookRef[];
   /** Evidence sources that were missing or failed. */
   readonly gaps?: string[];
+  /**
+   * The last hour of the root cause's strongest signal, for the approval message's sparkline. Diagnose always
+   * sets it, null when it could not be read, because the approval states' JSONPath fails on a missing field;
+   * optional only for cases recorded before it existed.
+   */
+  readonly keySeries?: KeySeries | null;
 }
 
 export interface ExecutionRecord {
@@ -108,6 +116,8 @@ export interface IncidentCase {
     readonly moneyInvolved: boolean;
   };
   readonly approval?: { readonly approved: boolean; readonly votes: Vote[] };
+  /** Seconds the approval may take, set by CheckGuardrails for MEDIUM and HIGH: the approval states' timeout. */
+  readonly approvalTimeoutSeconds?: number;
   readonly rejection?: { readonly Error: string; readonly Cause: string };
   readonly timeout?: { readonly Error: string; readonly Cause?: string };
   readonly failure?: { readonly Error: string; readonly Cause?: string };
@@ -146,6 +156,10 @@ export interface DecideDeps {
   readonly knowledge?: CaseKnowledge;
   /** The model that re-ranks the rules' candidates; absent when none is configured. */
   readonly reranker?: (request: RerankRequest) => Promise<RerankOutcome>;
+  /** The collector's metric source and catalog, for the key series; without them the diagnosis has none. */
+  readonly metrics?: KeyMetrics;
+  /** Seconds MEDIUM and HIGH plans wait for approval (config `approvals.timeoutMinutes`), when not the defaults. */
+  readonly approvalTimeoutSeconds?: Readonly<Record<ApprovalWaitTier, number>>;
   readonly now: () => number;
 }
 
@@ -156,7 +170,8 @@ export class CaseError extends Error {
 /**
  * Diagnose: gathers deploys, logs, Kubernetes and similar past cases, ranks root-cause candidates with the
  * rule analyzers, and lets the model re-rank them when one is configured. The model can only choose among
- * the candidates; anything else falls back to the rules, and the diagnosis says which was used.
+ * the candidates; anything else falls back to the rules, and the diagnosis says which was used. Last, it reads
+ * the chosen root cause's key series for the approval message (see diagnosis/key-series.ts).
  */
 export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<IncidentCase> {
   if (c.incident.signals.length === 0)
@@ -228,6 +243,11 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
       };
     }
   }
+  // Read for the final root cause, the model's choice included; kept out of the model's prompt.
+  const key = deps.metrics
+    ? await readKeySeries(c.incident, rootCause.service, deps.metrics, deps.now())
+    : { keySeries: null, gaps: [] };
+  gaps.push(...key.gaps);
   return {
     ...c,
     diagnosis: {
@@ -244,6 +264,7 @@ export async function diagnose(c: IncidentCase, deps: DecideDeps): Promise<Incid
       similarCases: similar.cases,
       runbooks: similar.runbooks,
       gaps,
+      keySeries: key.keySeries,
     },
   };
 }
@@ -278,6 +299,14 @@ export function assessStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
   return { ...c, risk };
 }
 
+type ApprovalWaitTier = Extract<Tier, 'MEDIUM' | 'HIGH'>;
+
+/** How long MEDIUM and HIGH plans wait for their approvers when the configuration says nothing. */
+export const DEFAULT_APPROVAL_TIMEOUT_SECONDS: Readonly<Record<ApprovalWaitTier, number>> = {
+  MEDIUM: 1800,
+  HIGH: 3600,
+};
+
 export function guardrailStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
   const plan = requirePart(c, 'plan');
   const risk = requirePart(c, 'risk');
@@ -296,6 +325,10 @@ export function guardrailStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
       refused: verdict.refused,
       moneyInvolved: verdict.moneyInvolved,
     },
+    // The wait is decided here, with the tier: the workflow's timeout and the approval message's deadline read it.
+    ...(tier === 'MEDIUM' || tier === 'HIGH'
+      ? { approvalTimeoutSeconds: (deps.approvalTimeoutSeconds ?? DEFAULT_APPROVAL_TIMEOUT_SECONDS)[tier] }
+      : {}),
   };
 }
 
@@ -313,12 +346,15 @@ export function outcomeOf(c: IncidentCase): CaseOutcome {
   return 'diagnosis-only';
 }
 
-/** Highest ratio of current to expected request rate among the incident's traffic signals. */
+/**
+ * The traffic regime an action would land in: the request rate at the estate's entry points over its baseline
+ * (measured by the tick), or the incident's own traffic signals when higher.
+ */
 function trafficRatio(incident: Incident): number {
   const ratios = incident.signals
-    .filter((s) => s.signalId === 'request_rate' && s.expectedAtPeak > 0 && Number.isFinite(s.valueAtPeak))
+    .filter((s) => s.signalId === TRAFFIC_SIGNAL && s.expectedAtPeak > 0 && Number.isFinite(s.valueAtPeak))
     .map((s) => s.valueAtPeak / s.expectedAtPeak);
-  return Math.max(1, ...ratios);
+  return Math.max(1, incident.edgeTrafficRatio ?? 1, ...ratios);
 }
 
 function requirePart<K extends keyof IncidentCase>(c: IncidentCase, part: K): NonNullable<IncidentCase[K]> {
