@@ -1,5 +1,6 @@
 // The replay report (the JSON `replay --json` prints) and its readable timeline.
 
+import { sparkline } from '../adapters/slack/blocks';
 import type { Incident } from '../core/cognition/incident';
 import { type Candidate, rankByTopology } from '../core/cognition/rank';
 import type { IncidentCase } from '../core/decision/incident-case';
@@ -41,6 +42,8 @@ export interface ReportIncident {
     readonly runbooks: string[];
     /** Evidence sources that were missing or failed. */
     readonly gaps: string[];
+    /** The key metric's last hour as the approval message draws it (oldest first, gaps null). */
+    readonly keySeries: { readonly series: string; readonly points: (number | null)[] } | null;
   } | null;
   /** Filled by the incident workflow; null until it has assessed the incident. */
   readonly risk: {
@@ -223,6 +226,9 @@ export function reportIncident(
           })),
           runbooks: (decision.diagnosis.runbooks ?? []).map((r) => r.title),
           gaps: decision.diagnosis.gaps ?? [],
+          keySeries: decision.diagnosis.keySeries
+            ? { series: decision.diagnosis.keySeries.series, points: [...decision.diagnosis.keySeries.points] }
+            : null,
         }
       : null,
     risk: decision?.risk
@@ -322,6 +328,7 @@ export function formatTimeline(report: ReplayReport): string {
           );
         }
         for (const r of d.runbooks) lines.push(`         runbook: ${r}`);
+        if (d.keySeries) lines.push(`         last hour of ${d.keySeries.series}: ${sparkline(d.keySeries.points)}`);
       }
     }
     if (incident.risk) {

@@ -68,6 +68,13 @@ describe('sre-agent replay of the bundled scenario', () => {
     // The first replay has no past case; the bad-deploy runbook applies whatever the similarity.
     expect(incident.diagnosis?.similarCases).toEqual([]);
     expect(incident.diagnosis?.runbooks).toEqual([expect.stringMatching(/bad deploy/i)]);
+    // The key metric's last hour, up to the diagnosis and no later: flat, then the errors of the bad build.
+    const key = incident.diagnosis?.keySeries;
+    expect(key?.series).toBe('error_ratio{order-api} (ratio)');
+    expect(key?.points).toHaveLength(60);
+    const points = (key?.points ?? []).filter((p): p is number => p !== null);
+    expect(Math.max(...points.slice(0, 50))).toBeLessThan(0.01);
+    expect(points[points.length - 1]).toBeGreaterThan(0.05);
   });
 
   it("a second replay finds the first replay's closed incident as a similar past case", async () => {
