@@ -203,8 +203,14 @@ export class LocalAgent {
       clock,
       new DynamoApprovalStore(dynamo.client, dynamo.tables.approvals),
     );
-    agent.tickMachine = agent.buildTickMachine();
-    agent.incidentMachine = agent.buildIncidentMachine();
+    try {
+      agent.tickMachine = agent.buildTickMachine();
+      agent.incidentMachine = agent.buildIncidentMachine();
+    } catch (error) {
+      // A bad playbook or config found while wiring: the embedded DynamoDB must not keep the process alive.
+      await dynamo.close();
+      throw error;
+    }
     return agent;
   }
 

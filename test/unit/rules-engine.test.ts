@@ -415,6 +415,29 @@ describe('diagnoseByRules', () => {
     );
   });
 
+  it("names a service's own slowness: an engine fault on a matching engine, a service fault elsewhere", () => {
+    const slowEngine = incidentOf([sig('matching-engine', 'latency_p99', '12:10', 0.03, 0.004, 60)], '12:30');
+    const engine = diagnoseByRules(ctxOf(slowEngine));
+    expect(engine.rootCause).toMatchObject({ service: 'matching-engine', kind: 'engine-latency' });
+    expect(engine.evidence).toContain(
+      'kind engine-latency: by the classification rules: the matching engine matching-engine is slow without a recent change or a surge',
+    );
+    const slowService = incidentOf([sig('risk-engine', 'latency_p99', '12:10', 0.4, 0.05, 40)], '12:30');
+    expect(diagnoseByRules(ctxOf(slowService)).rootCause).toMatchObject({
+      service: 'risk-engine',
+      kind: 'service-latency',
+    });
+    // Failing requests as well as slow ones, with no change behind them: still a dependency outage.
+    const failing = incidentOf(
+      [
+        sig('matching-engine', 'latency_p99', '12:10', 0.03, 0.004, 60),
+        sig('matching-engine', 'error_ratio', '12:10', 0.2, 0.001, 90),
+      ],
+      '12:30',
+    );
+    expect(diagnoseByRules(ctxOf(failing)).rootCause.kind).toBe('dependency-outage');
+  });
+
   it('says unknown, with lowered confidence, when nothing names a kind', () => {
     const incident = incidentOf([sig('risk-engine', 'cpu_utilisation', '12:10', 0.93, 0.41, 25)], '12:30');
     const d = diagnoseByRules(ctxOf(incident));

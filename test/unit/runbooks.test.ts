@@ -92,6 +92,7 @@ describe('loadRunbooks', () => {
     expect(docs.map((d) => [d.id, d.faultKind])).toEqual([
       ['runbook:bad-deploy.md', 'bad-deploy'],
       ['runbook:datastore-saturation.md', 'datastore-saturation'],
+      ['runbook:engine-latency.md', 'engine-latency'],
     ]);
     for (const doc of docs) {
       expect(doc.title.length).toBeGreaterThan(10);

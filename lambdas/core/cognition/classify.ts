@@ -15,6 +15,8 @@ export const FAULT_KINDS = [
   'disk-fill',
   'dependency-outage',
   'funds-service-errors',
+  'engine-latency',
+  'service-latency',
   'unknown',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -31,6 +33,9 @@ export interface Classification {
   readonly kind: FaultKind;
   readonly evidence: string[];
 }
+
+/** Services that match orders: their own latency is an engine fault, answered (with a quorum) by an engine restart. */
+const MATCHING_ENGINE = /match/i;
 
 /** A deploy this long before the onset (or during it) counts as the change that may have caused it. */
 const CHANGE_WINDOW_MS = 30 * 60_000;
@@ -89,5 +94,11 @@ export function classifyFault(
   }
   if (has('error_ratio', 'up'))
     return found('dependency-outage', `${service} is failing requests without a recent change`);
+  if (has('latency_p99', 'up')) {
+    // Slow of its own making: no change, no surge, no failing requests, no memory growth behind it.
+    return MATCHING_ENGINE.test(service)
+      ? found('engine-latency', `the matching engine ${service} is slow without a recent change or a surge`)
+      : found('service-latency', `${service} is slow without a recent change, a surge or failing requests`);
+  }
   return found('unknown', 'no rule matched the evidence');
 }

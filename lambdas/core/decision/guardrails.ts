@@ -14,20 +14,16 @@ export interface DenyRule {
 
 /**
  * A deny-list that holds in every environment, whatever the config adds: the matching engine's core pods are
- * never restarted by automation.
+ * never restarted by automation. An engine restart is still planned and assessed (a HIGH action), so the page
+ * and the report say what the people with the quorum should consider; the agent never carries it out itself.
  */
-export const DEFAULT_DENY_LIST: readonly DenyRule[] = [
-  {
-    service: 'matching-engine',
-    action: 'restart-pod',
-    reason: 'matching-engine core pods are never restarted by automation',
-  },
-  {
-    service: 'matching-engine',
-    action: 'rollout-restart',
-    reason: 'matching-engine core pods are never restarted by automation',
-  },
-];
+export const DEFAULT_DENY_LIST: readonly DenyRule[] = (
+  ['restart-pod', 'rollout-restart', 'engine-restart'] as const
+).map((action) => ({
+  service: 'matching-engine',
+  action,
+  reason: 'matching-engine core pods are never restarted by automation',
+}));
 
 export interface GuardrailContext {
   readonly criticalityOf: (service: string) => Criticality | undefined;

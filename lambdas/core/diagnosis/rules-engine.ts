@@ -77,6 +77,8 @@ const KIND_PRECEDENCE: readonly FaultKind[] = [
   'memory-leak',
   'traffic-surge',
   'dependency-outage',
+  'engine-latency',
+  'service-latency',
   'unknown',
 ];
 
