@@ -4,13 +4,13 @@
 import fc from 'fast-check';
 import type { ActionLedger, ClusterExecutor, SnapshotStore, TargetSnapshot } from '../../lambdas/core/action/ports';
 import { remediate } from '../../lambdas/core/action/remediate';
-import type { Incident } from '../../lambdas/core/cognition/incident';
 import type { Criticality, Topology } from '../../lambdas/core/config/schema';
 import { touchesMoney } from '../../lambdas/core/decision/guardrails';
 import { guardrailStep, type IncidentCase } from '../../lambdas/core/decision/incident-case';
 import { assessRisk } from '../../lambdas/core/decision/risk';
 import { ACTION_CATALOG, MONEY_OPERATION, type PlannedAction } from '../../lambdas/core/decision/types';
 import { ServiceGraph } from '../../lambdas/core/topology';
+import { openIncident } from '../support/incident-fixture';
 
 const SERVICE_NAMES = [
   'order-api',
@@ -104,18 +104,6 @@ function recordingCluster(): ClusterExecutor & { executed: PlannedAction[] } {
 const openLedger: ActionLedger = { reserve: async () => 'reserved' };
 const snapshots: SnapshotStore = { put: async () => undefined, get: async () => undefined };
 
-const incidentOf = (services: readonly string[]): Incident => ({
-  id: 'inc-20261104T0307-prop',
-  status: 'open',
-  kind: 'anomaly',
-  openedAt: '2026-11-04T03:07:00Z',
-  updatedAt: '2026-11-04T03:07:00Z',
-  lastAnomalyAt: '2026-11-04T03:07:00Z',
-  services: [...services],
-  signals: [],
-  version: 1,
-});
-
 describe('the iron rule across the decision path (property)', () => {
   it('routes every plan that touches money to CRITICAL, and no such step is ever executed', async () => {
     await fc.assert(
@@ -139,7 +127,7 @@ describe('the iron rule across the decision path (property)', () => {
         });
         const assessed: IncidentCase = {
           incidentId: 'inc-20261104T0307-prop',
-          incident: incidentOf(input.affected),
+          incident: openIncident(input.affected, { id: 'inc-20261104T0307-prop' }),
           plan: input.plan,
           risk,
         };

@@ -5,6 +5,7 @@ import { remediate } from '../../lambdas/core/action/remediate';
 import type { IncidentCase } from '../../lambdas/core/decision/incident-case';
 import type { PlannedAction } from '../../lambdas/core/decision/types';
 import { ServiceGraph } from '../../lambdas/core/topology';
+import { openIncident } from '../support/incident-fixture';
 
 const graph = new ServiceGraph({
   services: [{ name: 'order-api', kind: 'service', criticality: 'core', namespace: 'trading', dependsOn: [] }],
@@ -18,17 +19,7 @@ const rollback: PlannedAction = {
 };
 const approvedCase: IncidentCase = {
   incidentId: 'inc-20261104T0307-order-api',
-  incident: {
-    id: 'inc-20261104T0307-order-api',
-    status: 'open',
-    kind: 'anomaly',
-    openedAt: '2026-11-04T03:07:00Z',
-    updatedAt: '2026-11-04T03:07:00Z',
-    lastAnomalyAt: '2026-11-04T03:07:00Z',
-    services: ['order-api'],
-    signals: [],
-    version: 1,
-  },
+  incident: openIncident(['order-api']),
   plan: [rollback],
   guardrails: { allowed: [rollback], allowedCount: 1, refused: [], moneyInvolved: false },
 };
