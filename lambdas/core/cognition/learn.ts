@@ -29,8 +29,14 @@ export async function learnBaselines(
   const baselines: SeriesBaseline[] = [];
   const errors: LearnOutcome['errors'] = [];
   const skipped: string[] = [];
-  for (const signal of catalog.signals) {
-    const history = await fetchHistory(source, signal.query, signal.entityLabel, start, end, stepSeconds);
+  // A few signals' histories are fetched at once: against a source that hangs, learning waits for one round of
+  // timeouts per group rather than per signal. Results are used in catalog order, so the outcome does not depend
+  // on which answer came first.
+  const histories = await mapWithConcurrency(catalog.signals, HISTORY_CONCURRENCY, (signal) =>
+    fetchHistory(source, signal.query, signal.entityLabel, start, end, stepSeconds),
+  );
+  for (const [index, signal] of catalog.signals.entries()) {
+    const history = histories[index];
     if (!history.ok) {
       errors.push({ ...history.error, signalId: signal.id });
       continue;
@@ -47,6 +53,27 @@ export async function learnBaselines(
     }
   }
   return { baselines, errors, skipped };
+}
+
+/** Signals whose history is fetched at the same time. */
+const HISTORY_CONCURRENCY = 4;
+
+/** `work` over every item, at most `limit` at a time; results in the items' order. */
+async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /**
