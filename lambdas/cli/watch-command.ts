@@ -2,7 +2,7 @@
 
 import { loadConfigFile } from '../adapters/config-files';
 import { createMetricSource } from '../adapters/prometheus/http-metric-source';
-import { LocalAgent } from '../local/local-agent';
+import { LocalAgent, localApprovals } from '../local/local-agent';
 
 export async function watchCommand(options: {
   prometheus: string;
@@ -25,17 +25,7 @@ export async function watchCommand(options: {
     detection: config.detection,
     denyList: config.guardrails.denyList,
     changeFreezes: config.guardrails.changeFreezes,
-    ...(config.approvals
-      ? {
-          approvals: {
-            approvers: config.approvals.approvers,
-            timeoutSeconds: {
-              MEDIUM: config.approvals.timeoutMinutes.MEDIUM * 60,
-              HIGH: config.approvals.timeoutMinutes.HIGH * 60,
-            },
-          },
-        }
-      : {}),
+    ...(config.approvals ? { approvals: localApprovals(config.approvals) } : {}),
   });
   const log = (text: string) =>
     process.stdout.write(`${new Date().toISOString().slice(0, 19).replace('T', ' ')}  ${text}\n`);

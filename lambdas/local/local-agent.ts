@@ -27,7 +27,7 @@ import type { Incident } from '../core/cognition/incident';
 import type { KubeStateReader } from '../core/cognition/kube-findings';
 import { type LearnOutcome, learnBaselines } from '../core/cognition/learn';
 import { scorerSettings } from '../core/cognition/scorer';
-import type { DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
+import type { ApprovalsConfig, DetectionConfig, SignalCatalog, Topology } from '../core/config/schema';
 import {
   APPROVAL_REJECTED,
   type ApprovalDeps,
@@ -108,6 +108,14 @@ export interface LocalApprovals {
    */
   readonly timeoutSeconds?: Readonly<Record<ApprovalTier, number>>;
 }
+
+/** The config's `approvals` (timeouts in minutes) as the local runtime takes it. */
+export const localApprovals = (
+  approvals: Pick<ApprovalsConfig, 'approvers' | 'timeoutMinutes'>,
+): Required<LocalApprovals> => ({
+  approvers: approvals.approvers,
+  timeoutSeconds: { MEDIUM: approvals.timeoutMinutes.MEDIUM * 60, HIGH: approvals.timeoutMinutes.HIGH * 60 },
+});
 
 /**
  * The people replay asks when the configuration names none: enough for every tier's quorum. Their votes come in

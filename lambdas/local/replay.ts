@@ -24,7 +24,7 @@ import { storeDocuments } from '../core/diagnosis/knowledge';
 import type { SignalCollectionError } from '../core/perception/collect';
 import { ServiceGraph } from '../core/topology';
 import { SimulatedClock } from './agent-clock';
-import { LocalAgent } from './local-agent';
+import { LocalAgent, localApprovals } from './local-agent';
 import { ReplayAlerts } from './replay-alerts';
 import { ScenarioWorld } from './scenario-world';
 import type { ApproverMode } from './simulated-approvers';
@@ -89,17 +89,7 @@ export async function replayScenario(dir: string, options: ReplayOptions = {}): 
       previousVersion: d.previousVersion,
     })),
     approvers: options.approvers ?? 'approve',
-    ...(options.approvals
-      ? {
-          approvals: {
-            approvers: options.approvals.approvers,
-            timeoutSeconds: {
-              MEDIUM: options.approvals.timeoutMinutes.MEDIUM * 60,
-              HIGH: options.approvals.timeoutMinutes.HIGH * 60,
-            },
-          },
-        }
-      : {}),
+    ...(options.approvals ? { approvals: localApprovals(options.approvals) } : {}),
     denyList: options.guardrails?.denyList,
     playbooks: options.playbooks,
     changeFreezes: options.guardrails?.changeFreezes,
