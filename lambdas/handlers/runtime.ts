@@ -15,7 +15,7 @@ import { DynamoIncidentStore } from '../adapters/dynamodb/incident-store';
 import { DynamoScorerStateStore } from '../adapters/dynamodb/scorer-state-store';
 import { createMetricSource } from '../adapters/prometheus/http-metric-source';
 import { secretsReader } from '../adapters/secrets';
-import { renderApprovalMessage, renderRejectReasonModal } from '../adapters/slack/blocks';
+import { slackApprovalMessenger } from '../adapters/slack/messenger';
 import { botTokenFrom, SlackWebApi, type SlackWebApiOptions } from '../adapters/slack/web-api';
 import { scorerSettings } from '../core/cognition/scorer';
 import { ConfigError } from '../core/config/config-error';
@@ -26,12 +26,7 @@ import {
   type SignalCatalog,
   signalCatalogSchema,
 } from '../core/config/schema';
-import {
-  APPROVAL_REJECTED,
-  type ApprovalDeps,
-  type ApprovalMessenger,
-  type ApprovalWorkflow,
-} from '../core/decision/approval';
+import { APPROVAL_REJECTED, type ApprovalDeps, type ApprovalWorkflow } from '../core/decision/approval';
 import { type Playbooks, playbooksSchema } from '../core/decision/plan';
 import { type KnowledgeDocument, knowledgeDocumentSchema } from '../core/diagnosis/knowledge';
 import { ScoringSession } from '../core/tick';
@@ -162,18 +157,6 @@ export function slackWebApi(approvals: ApprovalsConfig, options: Partial<SlackWe
   });
 }
 
-/** The approval messages, private notes and the reject dialog, in Slack. */
-export function slackMessenger(slack: SlackWebApi): ApprovalMessenger {
-  return {
-    post: (channel, view) => slack.postMessage(channel, renderApprovalMessage(view)),
-    update: async (channel, ts, view) => {
-      await slack.update({ channel, ts }, renderApprovalMessage(view));
-    },
-    tell: (channel, userId, text) => slack.postEphemeral(channel, userId, text),
-    askRejectReason: (triggerId, view) => slack.openView(triggerId, renderRejectReasonModal(view)),
-  };
-}
-
 /** Answers the workflow's waiting RequestApproval task through its task token. */
 export function stepFunctionsApprovalWorkflow(): ApprovalWorkflow {
   sfn ??= new SFNClient({});
@@ -195,7 +178,7 @@ export function approvalDeps(approvals: ApprovalsConfig, slack: Partial<SlackWeb
   return {
     store: approvalStore(),
     workflow: stepFunctionsApprovalWorkflow(),
-    messenger: slackMessenger(slackWebApi(approvals, slack)),
+    messenger: slackApprovalMessenger(slackWebApi(approvals, slack)),
     approvers: approvals.approvers,
     warn: (message, details) => logger.warn(message, details),
   };

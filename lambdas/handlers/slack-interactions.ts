@@ -23,7 +23,6 @@ import {
   REJECT_ACTION,
   REJECT_REASON_CALLBACK,
 } from '../adapters/slack/blocks';
-import { slackApprovalMessenger } from '../adapters/slack/messenger';
 import { headerValue, SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySlackSignature } from '../adapters/slack/signature';
 import {
   type ApprovalDeps,
@@ -36,7 +35,7 @@ import {
 } from '../core/decision/approval';
 import { auditLog } from './incident-runtime';
 import { agentMetrics, count, METRIC, publishMetrics } from './metrics';
-import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret, slackWebApi } from './runtime';
+import { approvalDeps, approvalsConfig, bundledConfig, logger, readSecret } from './runtime';
 
 /** Time from API Gateway's receipt to the answer; Slack shows an error to the person after 3 s. */
 export const ANSWER_WITHIN_MS = 2_500;
@@ -50,10 +49,8 @@ const metrics = agentMetrics(config.environment);
 const audit = auditLog();
 // Each Web API call gets one quick retry at most, never waits out a long Retry-After, and never outlasts the
 // request's deadline.
-const slack = slackWebApi(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 });
 const deps: ApprovalDeps = {
-  ...approvalDeps(approvals),
-  messenger: slackApprovalMessenger(slack),
+  ...approvalDeps(approvals, { timeoutMs: 1_200, retries: 1, maxRetryAfterMs: 500, backoffStartMs: 100 }),
   audit,
   auditFailed: () => count(metrics, METRIC.AuditAppendFailures, 1),
 };
