@@ -6,7 +6,6 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { auditStep } from '../core/action/audit-steps';
 import type { IncidentCase } from '../core/decision/incident-case';
-import { withOutcomeNote } from '../core/decision/outcome-note';
 import { type CaseInput, decideStep } from '../core/decision/steps';
 import { auditLog, decideDeps } from './incident-runtime';
 import { agentMetrics, publishMetrics } from './metrics';
@@ -25,8 +24,7 @@ const audit = auditLog();
 const metrics = agentMetrics(config.environment);
 
 export const handler = middy(async (event: { step: string; case: CaseInput }): Promise<IncidentCase> => {
-  const decided = await decideStep(event.step, event.case, deps);
-  const result = event.step === 'Close' ? withOutcomeNote(decided) : decided;
+  const result = await decideStep(event.step, event.case, deps);
   countSteps(metrics, diagnosisCounts(event.step, result));
   await auditStep(audit, event.step, result, new Date().toISOString());
   await audit.flush();

@@ -47,7 +47,6 @@ import {
 } from '../core/decision/approval';
 import { type DenyRule, denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
 import type { Diagnosis, IncidentCase } from '../core/decision/incident-case';
-import { withOutcomeNote } from '../core/decision/outcome-note';
 import type { Playbooks } from '../core/decision/plan';
 import { type CaseInput, DECIDE_STEPS, decideStep } from '../core/decision/steps';
 import { type PlannedAction, QUORUM, type RiskAssessment } from '../core/decision/types';
@@ -324,10 +323,7 @@ export class LocalAgent {
         return result;
       });
     const decide = (step: string) =>
-      asLambdaInvoke(async (payload: { case: CaseInput }) => {
-        const result = await decideStep(step, payload.case, decideDeps);
-        return step === 'Close' ? withOutcomeNote(result) : result;
-      });
+      asLambdaInvoke((payload: { case: CaseInput }) => decideStep(step, payload.case, decideDeps));
     // `.waitForTaskToken`: the request-approval function opens the decision; the state's result is what
     // SendTaskSuccess later sends (or SendTaskFailure fails it with), here from the simulated approvers' votes.
     const requestApproval: Handler = async (input) => {

@@ -98,7 +98,7 @@ const DECIDED_RECORDS = [
 ];
 
 /** The workflow's output: the case, with what the closing states added. */
-type EndedCase = IncidentCase & { readonly outcomeNote?: string; readonly approvalMessage?: { status: string } };
+type EndedCase = IncidentCase & { readonly approvalMessage?: { status: string } };
 
 const kindsAndActors = (chain: readonly AuditRecord[]) => chain.map((r) => `${r.kind}:${r.actor}`);
 const recordOf = (chain: readonly AuditRecord[], actor: string, kind?: string) =>

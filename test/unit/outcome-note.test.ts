@@ -3,7 +3,7 @@
 
 import type { Incident } from '../../lambdas/core/cognition/incident';
 import type { ExecutionRecord, IncidentCase } from '../../lambdas/core/decision/incident-case';
-import { MAX_OUTCOME_NOTE_CHARS, outcomeNote, withOutcomeNote } from '../../lambdas/core/decision/outcome-note';
+import { MAX_OUTCOME_NOTE_CHARS, outcomeNote } from '../../lambdas/core/decision/outcome-note';
 
 const incident: Incident = {
   id: 'inc-20261104T0307-mysql-main',
@@ -50,8 +50,8 @@ describe('outcomeNote', () => {
     expect(note.endsWith('…')).toBe(true);
   });
 
-  it('prefers the outcome Close recorded, and withOutcomeNote keeps the rest of the case', () => {
+  it('prefers the outcome Close recorded', () => {
     const c = caseWith({ outcome: 'diagnosis-only', execution: [execution('succeeded', 'failed over')] });
-    expect(withOutcomeNote(c)).toEqual({ ...c, outcomeNote: 'diagnosis only: nothing executed' });
+    expect(outcomeNote(c)).toBe('diagnosis only: nothing executed');
   });
 });

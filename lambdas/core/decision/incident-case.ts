@@ -126,6 +126,8 @@ export interface IncidentCase {
   readonly verification?: Verification;
   readonly undo?: UndoRecord[];
   readonly outcome?: CaseOutcome;
+  /** How the case ended, in one line for people (set by Close; the approval message is closed with it). */
+  readonly outcomeNote?: string;
   /** Whether the closed case was stored in the knowledge base as a precedent. */
   readonly remembered?: boolean;
   readonly rememberError?: string;

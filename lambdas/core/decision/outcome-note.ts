@@ -7,11 +7,6 @@ import { type IncidentCase, outcomeOf } from './incident-case';
 /** The longest note the close-approval function takes. */
 export const MAX_OUTCOME_NOTE_CHARS = 500;
 
-/** The Close step's result as the workflow carries it on: the closing states send `outcomeNote` to Slack. */
-export type NotedCase = IncidentCase & { readonly outcomeNote: string };
-
-export const withOutcomeNote = (c: IncidentCase): NotedCase => ({ ...c, outcomeNote: outcomeNote(c) });
-
 export function outcomeNote(c: IncidentCase): string {
   const outcome = c.outcome ?? outcomeOf(c);
   const actions = (c.execution ?? []).map((e) => `${e.action} on ${e.target}`).join(', ') || 'nothing';

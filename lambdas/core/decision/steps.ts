@@ -13,6 +13,7 @@ import {
   outcomeOf,
   planStep,
 } from './incident-case';
+import { outcomeNote } from './outcome-note';
 
 export const DECIDE_STEPS = ['Diagnose', 'PlanRemediation', 'AssessRisk', 'CheckGuardrails', 'Close'] as const;
 export type DecideStep = (typeof DECIDE_STEPS)[number];
@@ -44,7 +45,9 @@ export async function decideStep(step: string, input: CaseInput, deps: DecideSte
     case 'CheckGuardrails':
       return guardrailStep(c, deps);
     case 'Close': {
-      let closed: IncidentCase = { ...c, outcome: outcomeOf(c) };
+      const outcome = outcomeOf(c);
+      // The one line the approval message is closed with.
+      let closed: IncidentCase = { ...c, outcome, outcomeNote: outcomeNote({ ...c, outcome }) };
       if (deps.knowledge) {
         // A closed case becomes a precedent; failing to store it must not fail the close.
         try {
