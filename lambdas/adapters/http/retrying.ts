@@ -52,3 +52,22 @@ export function withRetries<T, A extends RetryableAttempt>(
     },
   });
 }
+
+/**
+ * One failed round trip of a query client (the metric and log sources): the error kind its port reports, whether
+ * another try may help, the HTTP status and the wait the server asked for.
+ */
+export class QueryAttemptFailure<Kind extends string> extends Error {
+  readonly failure: { readonly code: Kind };
+
+  constructor(
+    readonly kind: Kind,
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.failure = { code: kind };
+  }
+}

@@ -1,7 +1,6 @@
 // LogSource over Loki's HTTP API (GET /loki/api/v1/query_range): self-hosted Loki, Grafana Cloud Logs, GEL.
 // Failures come back as values naming the LogQL, never thrown; transient ones (429, 5xx, timeouts) are retried.
 
-import { backOff } from 'exponential-backoff';
 import type { LogSourceAuth, LogSourceConfig } from '../../core/config/log-source-schema';
 import {
   compareLogLines,
@@ -21,6 +20,7 @@ import {
 import { fail, ok } from '../../core/result';
 import { causeCode, isRecord, isTimeout, networkCause, snippet } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { QueryAttemptFailure, withRetries } from '../http/retrying';
 import { SecretAuthorization } from '../http/secret-auth';
 
 /** What the source reports besides results: server warnings and retries. Meant for a debug logger. */
@@ -61,18 +61,10 @@ const NS_PER_MS = 1_000_000n;
 
 type Range = LogQueryError['range'];
 
-/** Outcome of one failed attempt; `retryable` decides whether backOff tries again. */
-class AttemptFailure extends Error {
-  constructor(
-    readonly kind: LogErrorKind,
-    message: string,
-    readonly retryable: boolean,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
+/** Outcome of one failed attempt; `retryable` decides whether the shared retry policy tries again. */
+class AttemptFailure extends QueryAttemptFailure<LogErrorKind> {}
+
+const isAttemptFailure = (error: unknown): error is AttemptFailure => error instanceof AttemptFailure;
 
 interface SuccessData {
   readonly resultType: string;
@@ -277,31 +269,22 @@ export class LokiLogSource implements LogSource {
     const maxAttempts = this.config.retries + 1;
     let attempts = 0;
     try {
-      const data = await backOff(
+      const data = await withRetries(
         () => {
           attempts++;
           return this.attempt(path, search, query);
         },
-        {
-          numOfAttempts: maxAttempts,
-          startingDelay: this.backoffStartMs,
-          timeMultiple: 2,
-          maxDelay: MAX_BACKOFF_MS,
-          jitter: 'full',
-          retry: async (error: unknown, attemptNumber: number) => {
-            if (!(error instanceof AttemptFailure) || !error.retryable || attemptNumber >= maxAttempts) return false;
-            this.log({
-              type: 'retry',
-              query,
-              attempt: attemptNumber,
-              kind: error.kind,
-              message: this.redact(error.message),
-              ...(error.retryAfterMs !== undefined ? { waitMs: error.retryAfterMs } : {}),
-            });
-            if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) await this.sleep(error.retryAfterMs);
-            return true;
-          },
-        },
+        isAttemptFailure,
+        { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: MAX_BACKOFF_MS, sleep: this.sleep },
+        (notice, error) =>
+          this.log({
+            type: 'retry',
+            query,
+            attempt: notice.attempt,
+            kind: error.kind,
+            message: this.redact(error.message),
+            ...(notice.waitMs !== undefined ? { waitMs: notice.waitMs } : {}),
+          }),
       );
       return { ok: true, value: { ...data, attempts } };
     } catch (error) {

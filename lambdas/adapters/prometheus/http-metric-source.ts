@@ -5,7 +5,6 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { backOff } from 'exponential-backoff';
 import type { MetricSourceAuth, MetricSourceConfig } from '../../core/config/schema';
 import type {
   InstantResult,
@@ -19,6 +18,7 @@ import type {
 import { fail, ok } from '../../core/result';
 import { causeCode, isRecord, isTimeout, networkCause, snippet } from '../http/failures';
 import { retryAfterMs } from '../http/retry-after';
+import { QueryAttemptFailure, withRetries } from '../http/retrying';
 import { SecretAuthorization } from '../http/secret-auth';
 
 /** AWS credentials as the SDK credential providers resolve them. */
@@ -77,18 +77,10 @@ const AMP_HOST = /(?:^|\.)aps-workspaces\.([a-z]{2}(?:-[a-z]+)+-\d)\.(?:vpce\.)?
 
 type Where = Pick<MetricQueryError, 'time' | 'range'>;
 
-/** Outcome of one failed attempt; `retryable` decides whether backOff tries again. */
-class AttemptFailure extends Error {
-  constructor(
-    readonly kind: MetricErrorKind,
-    message: string,
-    readonly retryable: boolean,
-    readonly status?: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-  }
-}
+/** Outcome of one failed attempt; `retryable` decides whether the shared retry policy tries again. */
+class AttemptFailure extends QueryAttemptFailure<MetricErrorKind> {}
+
+const isAttemptFailure = (error: unknown): error is AttemptFailure => error instanceof AttemptFailure;
 
 interface SuccessData {
   readonly resultType: string;
@@ -303,32 +295,23 @@ export class PrometheusHttpSource implements MetricSource {
     const maxAttempts = this.config.retries + 1;
     let attempts = 0;
     try {
-      const data = await backOff(
+      const data = await withRetries(
         () => {
           attempts++;
           return this.attempt(path, body, query);
         },
-        {
-          numOfAttempts: maxAttempts,
-          startingDelay: this.backoffStartMs,
-          timeMultiple: 2,
-          maxDelay: MAX_BACKOFF_MS,
-          jitter: 'full',
-          retry: async (error: unknown, attemptNumber: number) => {
-            if (!(error instanceof AttemptFailure) || !error.retryable || attemptNumber >= maxAttempts) return false;
-            this.log({
-              type: 'retry',
-              path,
-              query,
-              attempt: attemptNumber,
-              kind: error.kind,
-              message: this.redact(error.message),
-              waitMs: error.retryAfterMs,
-            });
-            if (error.retryAfterMs !== undefined && error.retryAfterMs > 0) await this.sleep(error.retryAfterMs);
-            return true;
-          },
-        },
+        isAttemptFailure,
+        { attempts: maxAttempts, startMs: this.backoffStartMs, maxMs: MAX_BACKOFF_MS, sleep: this.sleep },
+        (notice, error) =>
+          this.log({
+            type: 'retry',
+            path,
+            query,
+            attempt: notice.attempt,
+            kind: error.kind,
+            message: this.redact(error.message),
+            ...(notice.waitMs !== undefined ? { waitMs: notice.waitMs } : {}),
+          }),
       );
       return { ok: true, value: { ...data, attempts } };
     } catch (error) {
