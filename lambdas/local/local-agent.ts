@@ -5,7 +5,6 @@
 // (open, vote, reject, close) against the approval table, with the task token answered as SendTaskSuccess and
 // SendTaskFailure would.
 
-import { StateMachine } from 'aws-local-stepfunctions';
 import { MemoryBlobStore } from '../adapters/blob/blob-store';
 import { BlobSnapshotStore } from '../adapters/blob/snapshot-store';
 import { defaultPlaybooks } from '../adapters/config-files';
@@ -175,7 +174,7 @@ export class LocalAgent {
   private readonly taskTokens = new LocalTaskTokens();
   private lastOutcome?: TickOutcome;
   private tickMachine?: LocalStateMachine;
-  private incidentMachine?: { readonly machine: StateMachine; readonly handlers: Record<string, Handler> };
+  private incidentMachine?: LocalStateMachine;
 
   private constructor(
     private readonly options: LocalAgentOptions,
@@ -274,7 +273,7 @@ export class LocalAgent {
     });
   }
 
-  private buildIncidentMachine(): { machine: StateMachine; handlers: Record<string, Handler> } {
+  private buildIncidentMachine(): LocalStateMachine {
     const { options, dynamo, incidents, decisions, cluster, notifier, clock, taskTokens } = this;
     const graph = new ServiceGraph(options.topology);
     const denyList = denyListFrom(options.denyList);
@@ -397,21 +396,17 @@ export class LocalAgent {
           : handler,
       ]),
     );
-    const definition = localTimeoutPaths(
+    return new LocalStateMachine(
       loadDefinition('incident.asl.json', {
         DecideFunctionArn: LOCAL_ARN('incident-decide'),
         RequestApprovalFunctionArn: LOCAL_ARN('request-approval'),
         RemediateFunctionArn: LOCAL_ARN('incident-remediate'),
         CloseApprovalFunctionArn: LOCAL_ARN('close-approval'),
         NotifyFunctionArn: LOCAL_ARN('incident-notify'),
-      }) as AslDefinition,
+      }),
+      audited,
+      { WaitForRecovery: 0 },
     );
-    // Run on aws-local-stepfunctions directly rather than through LocalStateMachine, for the execution's event log:
-    // the path each workflow took, Choice and Pass states included.
-    return {
-      machine: new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } }),
-      handlers: audited,
-    };
   }
 
   /** The daily job: learn every series' baseline from the history before `until` and publish it. */
@@ -473,23 +468,15 @@ export class LocalAgent {
     if (!incident) throw new Error('the local agent was not started');
     const path: string[] = [];
     this.workflowPaths.set(incidentId, path);
-    const execution = incident.machine.run(
-      { incidentId },
-      {
-        overrides: { taskResourceLocalHandlers: incident.handlers as never, waitTimeOverrides: { WaitForRecovery: 0 } },
-        context: { Execution: { Name: incidentId }, Task: { Token: `local-task-token-${incidentId}` } } as never,
-      },
-    );
-    const recorded = (async () => {
-      for await (const event of execution.eventLogs) if (event.type === 'StateEntered') path.push(event.state.name);
-    })();
     try {
-      return (await execution.result) as unknown as IncidentCase;
+      return (await incident.run(
+        { incidentId },
+        { Execution: { Name: incidentId }, Task: { Token: `local-task-token-${incidentId}` } },
+        (state) => path.push(state),
+      )) as IncidentCase;
     } catch (error) {
       this.failedWorkflows.push({ incidentId, ...unwrapFailure(error) });
       return undefined;
-    } finally {
-      await recorded;
     }
   }
 
@@ -687,32 +674,3 @@ export class LocalApprovalMessenger implements ApprovalMessenger {
 
 // ---------------------------------------------------------------------------------------------------------
 // ASL
-
-interface AslDefinition {
-  readonly States: Record<string, { TimeoutSecondsPath?: string; Parameters?: { Payload?: Record<string, unknown> } }>;
-}
-
-/**
- * Step Functions resolves a Task's TimeoutSecondsPath against the state's input; aws-local-stepfunctions resolves
- * it against the request the Parameters build (`{FunctionName, Payload}`). The approval states also send the same
- * value in their payload, so the local runtime points the path at that copy: the same number, where the library
- * looks. A path with no copy in the payload cannot be run faithfully and is refused.
- */
-export function localTimeoutPaths<T extends AslDefinition>(definition: T): T {
-  const states = Object.fromEntries(
-    Object.entries(definition.States).map(([name, state]) => {
-      const path = state.TimeoutSecondsPath;
-      if (!path) return [name, state];
-      const copy = Object.entries(state.Parameters?.Payload ?? {}).find(
-        ([key, value]) => key.endsWith('.$') && value === path,
-      );
-      if (!copy) {
-        throw new Error(
-          `${name}: TimeoutSecondsPath ${path} is not also sent in the payload; the local runtime needs it`,
-        );
-      }
-      return [name, { ...state, TimeoutSecondsPath: `$.Payload.${copy[0].slice(0, -2)}` }];
-    }),
-  );
-  return { ...definition, States: states };
-}

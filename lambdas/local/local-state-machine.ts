@@ -48,15 +48,62 @@ export class LocalStateMachine {
     /** Wait states that take this many ms instead (0: the handlers wait on the simulated clock). */
     private readonly waitTimeOverrides: Record<string, number> = {},
   ) {
-    this.machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+    this.machine = new StateMachine(localTimeoutPaths(definition as AslDefinition) as never, {
+      validationOptions: { checkArn: true, checkPaths: true },
+    });
   }
 
-  /** Runs one execution; `context` stands in for the parts of the Context Object the ASL reads. */
-  async run(input: unknown, context?: Record<string, unknown>): Promise<unknown> {
+  /**
+   * Runs one execution; `context` stands in for the parts of the Context Object the ASL reads, and
+   * `onStateEntered` hears every state entered (Choice and Pass included), as the execution history lists them.
+   */
+  async run(
+    input: unknown,
+    context?: Record<string, unknown>,
+    onStateEntered?: (state: string) => void,
+  ): Promise<unknown> {
     const execution = this.machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: this.handlers as never, waitTimeOverrides: this.waitTimeOverrides },
-      ...(context ? { context } : {}),
+      ...(context ? { context: context as never } : {}),
     });
-    return execution.result;
+    if (!onStateEntered) return execution.result;
+    const recorded = (async () => {
+      for await (const event of execution.eventLogs)
+        if (event.type === 'StateEntered') onStateEntered(event.state.name);
+    })();
+    try {
+      return await execution.result;
+    } finally {
+      await recorded;
+    }
   }
+}
+
+interface AslDefinition {
+  readonly States: Record<string, { TimeoutSecondsPath?: string; Parameters?: { Payload?: Record<string, unknown> } }>;
+}
+
+/**
+ * Step Functions resolves a Task's TimeoutSecondsPath against the state's input; aws-local-stepfunctions resolves
+ * it against the request the Parameters build (`{FunctionName, Payload}`). The approval states also send the same
+ * value in their payload, so the local runtime points the path at that copy: the same number, where the library
+ * looks. A path with no copy in the payload cannot be run faithfully and is refused.
+ */
+export function localTimeoutPaths<T extends AslDefinition>(definition: T): T {
+  const states = Object.fromEntries(
+    Object.entries(definition.States).map(([name, state]) => {
+      const path = state.TimeoutSecondsPath;
+      if (!path) return [name, state];
+      const copy = Object.entries(state.Parameters?.Payload ?? {}).find(
+        ([key, value]) => key.endsWith('.$') && value === path,
+      );
+      if (!copy) {
+        throw new Error(
+          `${name}: TimeoutSecondsPath ${path} is not also sent in the payload; the local runtime needs it`,
+        );
+      }
+      return [name, { ...state, TimeoutSecondsPath: `$.Payload.${copy[0].slice(0, -2)}` }];
+    }),
+  );
+  return { ...definition, States: states };
 }

@@ -12,7 +12,8 @@ import type { IncidentCase } from '../../lambdas/core/decision/incident-case';
 import type { InstantResult, MetricSource, RangeResult } from '../../lambdas/core/perception/metric-source';
 import { ok } from '../../lambdas/core/result';
 import { SimulatedClock } from '../../lambdas/local/agent-clock';
-import { LocalAgent, type LocalAgentOptions, localTimeoutPaths } from '../../lambdas/local/local-agent';
+import { LocalAgent, type LocalAgentOptions } from '../../lambdas/local/local-agent';
+import { localTimeoutPaths } from '../../lambdas/local/local-state-machine';
 import { testCatalog, testDetection } from '../support/catalog';
 import { JiraLoopback, PagerDutyLoopback } from '../support/notify-loopbacks';
 
