@@ -40,11 +40,15 @@ export interface TickOutcome {
 export class ScoringSession {
   private model?: ScoringModel;
   private version?: string;
+  /** Services nothing calls: where customers' traffic arrives. The topology is fixed for the session. */
+  private readonly entryPoints: ReadonlySet<string>;
 
   constructor(
     private readonly deps: ScoreTickDeps,
     private readonly settings: ScorerSettings,
-  ) {}
+  ) {
+    this.entryPoints = entryPointsOf(deps.graph);
+  }
 
   async modelFor(): Promise<{ model: ScoringModel; version?: string }> {
     const current = await this.deps.baselines.currentVersion();
@@ -80,7 +84,7 @@ export class ScoringSession {
       open,
       this.deps.graph,
       this.deps.detection,
-      edgeTrafficRatio(model, points, this.deps.graph),
+      edgeTrafficRatio(model, points, this.entryPoints),
     );
     const changedIncidents: Incident[] = [];
     for (const incident of changes.opened) {
@@ -107,18 +111,22 @@ export class ScoringSession {
   }
 }
 
+/** The services of the topology that nothing else calls: where customers' traffic arrives. */
+export const entryPointsOf = (graph: ServiceGraph): ReadonlySet<string> =>
+  new Set(graph.names().filter((name) => graph.callersOf(name).length === 0));
+
 /**
- * The highest ratio of request rate to its baseline among the estate's entry points (services nothing else
- * calls: where customers' traffic arrives), or undefined when none has a value and a baseline this tick.
+ * The highest ratio of request rate to its baseline among the estate's entry points, or undefined when none has
+ * a value and a baseline this tick.
  */
 export function edgeTrafficRatio(
   model: Pick<ScoringModel, 'expectedAtLastTick'>,
   points: readonly { signalId: string; entity: string; value: number }[],
-  graph: ServiceGraph,
+  entryPoints: ReadonlySet<string>,
 ): number | undefined {
   let highest: number | undefined;
   for (const p of points) {
-    if (p.signalId !== TRAFFIC_SIGNAL || !graph.get(p.entity) || graph.callersOf(p.entity).length > 0) continue;
+    if (p.signalId !== TRAFFIC_SIGNAL || !entryPoints.has(p.entity)) continue;
     const expected = model.expectedAtLastTick(`${p.signalId}{${p.entity}}`);
     if (!(expected > 0) || !Number.isFinite(p.value)) continue;
     const ratio = Math.round((p.value / expected) * 100) / 100;

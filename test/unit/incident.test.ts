@@ -1,6 +1,6 @@
 import { correlate, type Incident, incidentId } from '../../lambdas/core/cognition/incident';
 import type { ForecastBreach, RaisedSeries } from '../../lambdas/core/cognition/scorer';
-import { edgeTrafficRatio } from '../../lambdas/core/tick';
+import { edgeTrafficRatio, entryPointsOf } from '../../lambdas/core/tick';
 import { ServiceGraph } from '../../lambdas/core/topology';
 import { testDetection, testTopology } from '../support/catalog';
 
@@ -196,18 +196,31 @@ describe('edgeTrafficRatio', () => {
         { signalId: 'request_rate', entity: 'order-api', value: 4000 },
         { signalId: 'error_ratio', entity: 'api-gateway', value: 0.5 },
       ],
-      graph,
+      entryPointsOf(graph),
     );
     expect(ratio).toBe(3.2);
   });
 
   it('is undefined without a baseline or a value, never NaN or infinite', () => {
-    expect(edgeTrafficRatio(model, [{ signalId: 'request_rate', entity: 'market-data', value: 50 }], graph)).toBe(
-      undefined,
-    );
+    // market-data's baseline expects no traffic at all: no ratio can be taken against it.
     expect(
-      edgeTrafficRatio(model, [{ signalId: 'request_rate', entity: 'api-gateway', value: Number.NaN }], graph),
+      edgeTrafficRatio(
+        model,
+        [{ signalId: 'request_rate', entity: 'market-data', value: 50 }],
+        new Set(['market-data']),
+      ),
     ).toBe(undefined);
-    expect(edgeTrafficRatio(model, [], graph)).toBe(undefined);
+    expect(
+      edgeTrafficRatio(
+        model,
+        [{ signalId: 'request_rate', entity: 'api-gateway', value: Number.NaN }],
+        entryPointsOf(graph),
+      ),
+    ).toBe(undefined);
+    expect(edgeTrafficRatio(model, [], entryPointsOf(graph))).toBe(undefined);
+  });
+
+  it('takes the entry points from the topology: the services nothing calls', () => {
+    expect([...entryPointsOf(graph)]).toEqual(['api-gateway']);
   });
 });
