@@ -5,7 +5,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { auditStep } from '../core/action/audit-steps';
-import type { IncidentCase } from '../core/decision/incident-case';
+import { approvalTimeoutSecondsOf, type IncidentCase } from '../core/decision/incident-case';
 import { type CaseInput, decideStep } from '../core/decision/steps';
 import { auditLog, decideDeps } from './incident-runtime';
 import { agentMetrics, publishMetrics } from './metrics';
@@ -16,9 +16,7 @@ const { config, catalog, playbooks, runbooks } = bundledConfig();
 const timeoutMinutes = config.approvals?.timeoutMinutes;
 const deps = {
   ...decideDeps(config, playbooks, runbooks, catalog),
-  ...(timeoutMinutes
-    ? { approvalTimeoutSeconds: { MEDIUM: timeoutMinutes.MEDIUM * 60, HIGH: timeoutMinutes.HIGH * 60 } }
-    : {}),
+  ...(timeoutMinutes ? { approvalTimeoutSeconds: approvalTimeoutSecondsOf(timeoutMinutes) } : {}),
 };
 const audit = auditLog();
 const metrics = agentMetrics(config.environment);

@@ -45,7 +45,7 @@ import {
   startReject,
 } from '../core/decision/approval';
 import { type DenyRule, denyListFrom, inChangeFreeze } from '../core/decision/guardrails';
-import type { Diagnosis, IncidentCase } from '../core/decision/incident-case';
+import { approvalTimeoutSecondsOf, type Diagnosis, type IncidentCase } from '../core/decision/incident-case';
 import type { Playbooks } from '../core/decision/plan';
 import { type CaseInput, DECIDE_STEPS, decideStep } from '../core/decision/steps';
 import { type PlannedAction, QUORUM, type RiskAssessment } from '../core/decision/types';
@@ -112,7 +112,7 @@ export const localApprovals = (
   approvals: Pick<ApprovalsConfig, 'approvers' | 'timeoutMinutes'>,
 ): Required<LocalApprovals> => ({
   approvers: approvals.approvers,
-  timeoutSeconds: { MEDIUM: approvals.timeoutMinutes.MEDIUM * 60, HIGH: approvals.timeoutMinutes.HIGH * 60 },
+  timeoutSeconds: approvalTimeoutSecondsOf(approvals.timeoutMinutes),
 });
 
 /**

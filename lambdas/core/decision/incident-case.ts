@@ -309,6 +309,11 @@ export const DEFAULT_APPROVAL_TIMEOUT_SECONDS: Readonly<Record<ApprovalWaitTier,
   HIGH: 3600,
 };
 
+/** The config's `approvals.timeoutMinutes` in the seconds the workflow's waits take. */
+export const approvalTimeoutSecondsOf = (
+  minutes: Readonly<Record<ApprovalWaitTier, number>>,
+): Readonly<Record<ApprovalWaitTier, number>> => ({ MEDIUM: minutes.MEDIUM * 60, HIGH: minutes.HIGH * 60 });
+
 export function guardrailStep(c: IncidentCase, deps: DecideDeps): IncidentCase {
   const plan = requirePart(c, 'plan');
   const risk = requirePart(c, 'risk');
